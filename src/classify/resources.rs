@@ -1,0 +1,941 @@
+//! Which ARNs a classified call is authorized against.
+//!
+//! Bedrock authorizes one call against several resources: a cross-region inference profile is checked
+//! as the profile *and* as the foundation model in every region it may route to. The policy engine
+//! must see the same list, or a deny written for the foundation model would not stop the profile.
+
+use std::collections::HashMap;
+
+use super::error::ClassifyError;
+use super::model_id::{check_prefix_case, is_account_id, ArnParts, ModelId};
+use super::{Operation, Target};
+use crate::policy::ResourceCheck;
+
+/// Condition key set on foundation-model checks reached through an inference profile.
+pub const INFERENCE_PROFILE_ARN_KEY: &str = "bedrock:InferenceProfileArn";
+/// Overridden to `unspecified` on the region-less check of a global profile.
+pub const REQUESTED_REGION_KEY: &str = "aws:RequestedRegion";
+
+/// The prefix whose profiles may route to any commercial region.
+const GLOBAL_PREFIX: &str = "global";
+
+/// Built-in system inference profile prefixes and their destination regions.
+pub(crate) const BUILTIN_PROFILES: &[(&str, &[&str])] = &[
+    (
+        "us",
+        &[
+            "us-east-1",
+            "us-east-2",
+            "us-west-1",
+            "us-west-2",
+            "ca-central-1",
+        ],
+    ),
+    ("us-gov", &["us-gov-east-1", "us-gov-west-1"]),
+    (
+        "eu",
+        &[
+            "eu-central-1",
+            "eu-central-2",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-south-2",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+        ],
+    ),
+    (
+        "apac",
+        &[
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-northeast-3",
+            "ap-south-1",
+            "ap-south-2",
+            "ap-southeast-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "ap-southeast-4",
+            "ap-southeast-5",
+            "ap-southeast-7",
+        ],
+    ),
+    ("jp", &["ap-northeast-1", "ap-northeast-3"]),
+    ("au", &["ap-southeast-2", "ap-southeast-4"]),
+    ("ca", &["ca-central-1", "ca-west-1"]),
+    // Region-less: checked against the calling region and the region-less foundation model ARN.
+    (GLOBAL_PREFIX, &[]),
+];
+
+/// Cross-region inference profile prefixes and the regions each may route to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InferenceProfileTable {
+    // A handful of entries: a Vec keeps the declared order for listings and is as fast as a map.
+    entries: Vec<(String, Vec<String>)>,
+}
+
+impl InferenceProfileTable {
+    /// The prefixes Bedrock defines today (`us`, `us-gov`, `eu`, `apac`, `jp`, `au`, `ca`, `global`).
+    pub fn builtin() -> Self {
+        let entries = BUILTIN_PROFILES
+            .iter()
+            .map(|(prefix, regions)| {
+                (
+                    (*prefix).to_owned(),
+                    regions.iter().map(|r| (*r).to_owned()).collect(),
+                )
+            })
+            .collect();
+        Self { entries }
+    }
+
+    /// Adds a prefix, or replaces the regions of an existing one (AWS adds regions before we ship).
+    pub fn extend(&mut self, prefix: &str, regions: Vec<String>) {
+        match self.entries.iter_mut().find(|(p, _)| p == prefix) {
+            Some(entry) => entry.1 = regions,
+            None => self.entries.push((prefix.to_owned(), regions)),
+        }
+    }
+
+    /// Destination regions of `prefix` (empty for `global`), or `None` for an unknown prefix.
+    pub fn regions(&self, prefix: &str) -> Option<&[String]> {
+        self.entries
+            .iter()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, r)| r.as_slice())
+    }
+
+    pub fn prefixes(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(p, _)| p.as_str())
+    }
+}
+
+impl Default for InferenceProfileTable {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+/// Application inference profiles declared in the configuration: profile ARN -> the model ARNs it
+/// routes to. Bedrock only reveals this through `GetInferenceProfile`, so the operator states it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplicationProfiles {
+    map: HashMap<String, Vec<String>>,
+}
+
+impl ApplicationProfiles {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Declares (or redeclares) what `profile_arn` routes to.
+    pub fn insert(&mut self, profile_arn: String, model_arns: Vec<String>) {
+        self.map.insert(profile_arn, model_arns);
+    }
+
+    pub fn get(&self, arn: &str) -> Option<&[String]> {
+        self.map.get(arn).map(Vec::as_slice)
+    }
+}
+
+/// What resource checks a classified call needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceContext<'a> {
+    /// The upstream region the proxy calls.
+    pub region: &'a str,
+    /// The proxy's AWS account, needed for inference-profile and guardrail ARNs.
+    pub account_id: Option<&'a str>,
+    pub profiles: &'a InferenceProfileTable,
+    pub application_profiles: &'a ApplicationProfiles,
+}
+
+/// The ARN partition of a region.
+pub fn partition_for_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
+/// Every resource the call is authorized against. All of them must be allowed.
+///
+/// `body_model` is the `modelId` of a StartAsyncInvoke body ([`super::model_id_from_async_body`]);
+/// it is ignored for other targets. A target that does not belong to `operation` is refused, so a
+/// caller mix-up cannot authorize a model call against `*`.
+pub fn resource_checks(
+    operation: Operation,
+    target: &Target,
+    body_model: Option<&ModelId>,
+    ctx: &ResourceContext<'_>,
+) -> Result<Vec<ResourceCheck>, ClassifyError> {
+    if !target_fits(operation, target) {
+        return Err(ClassifyError::invalid_request(format!(
+            "{} cannot be authorized against this target",
+            operation.name()
+        )));
+    }
+    match target {
+        Target::Model(id) => model_checks(id, ctx),
+        Target::ModelInBody => match body_model {
+            Some(id) => model_checks(id, ctx),
+            None => Err(ClassifyError::invalid_request(
+                "StartAsyncInvoke needs the modelId of its request body",
+            )),
+        },
+        Target::Guardrail { identifier, .. } => guardrail_checks(identifier, ctx),
+        Target::AsyncInvocation { arn } => {
+            validate_async_invocation_arn(arn).map_err(ClassifyError::invalid_request)?;
+            Ok(vec![ResourceCheck::new(arn.as_str())])
+        }
+        Target::None => Ok(vec![ResourceCheck::new("*")]),
+    }
+}
+
+fn target_fits(operation: Operation, target: &Target) -> bool {
+    match target {
+        Target::Model(_) => matches!(
+            operation,
+            Operation::InvokeModel
+                | Operation::InvokeModelWithResponseStream
+                | Operation::Converse
+                | Operation::ConverseStream
+                | Operation::CountTokens
+        ),
+        Target::Guardrail { .. } => operation == Operation::ApplyGuardrail,
+        Target::ModelInBody => operation == Operation::StartAsyncInvoke,
+        Target::AsyncInvocation { .. } => operation == Operation::GetAsyncInvoke,
+        Target::None => operation == Operation::ListAsyncInvokes,
+    }
+}
+
+fn account<'a>(ctx: &ResourceContext<'a>) -> Result<&'a str, ClassifyError> {
+    // A malformed account would make ARNs that no account-scoped deny statement matches.
+    ctx.account_id
+        .filter(|a| is_account_id(a))
+        .ok_or(ClassifyError::AccountIdUnknown)
+}
+
+fn foundation_model_arn(partition: &str, region: &str, model: &str) -> String {
+    format!("arn:{partition}:bedrock:{region}::foundation-model/{model}")
+}
+
+fn model_checks(
+    id: &ModelId,
+    ctx: &ResourceContext<'_>,
+) -> Result<Vec<ResourceCheck>, ClassifyError> {
+    if id.is_arn() {
+        return model_arn_checks(id.as_str(), ctx);
+    }
+    let partition = partition_for_region(ctx.region);
+    let id = id.as_str();
+    if let Some((prefix, model)) = id.split_once('.') {
+        if let Some(destinations) = ctx.profiles.regions(prefix) {
+            if model.is_empty() {
+                return Err(ClassifyError::invalid_model_id(format!(
+                    "inference profile id '{prefix}.' names no model"
+                )));
+            }
+            let profile_arn = format!(
+                "arn:{partition}:bedrock:{}:{}:inference-profile/{id}",
+                ctx.region,
+                account(ctx)?
+            );
+            return Ok(profile_checks(
+                partition,
+                &profile_arn,
+                prefix,
+                model,
+                destinations,
+                &[ctx.region],
+            ));
+        }
+        check_prefix_case(prefix, ctx.profiles.prefixes())?;
+        let mut checks = vec![ResourceCheck::new(foundation_model_arn(
+            partition, ctx.region, id,
+        ))];
+        // `xx.provider.model` may be a cross-region profile whose prefix AWS introduced after this
+        // table: Bedrock would route it to `provider.model`, so that model must pass too, or a deny
+        // on `foundation-model/provider.*` could be sidestepped. Fails closed for allowlists.
+        if model.contains('.') {
+            checks.push(ResourceCheck::new(foundation_model_arn(
+                partition, ctx.region, model,
+            )));
+        }
+        return Ok(checks);
+    }
+    Ok(vec![ResourceCheck::new(foundation_model_arn(
+        partition, ctx.region, id,
+    ))])
+}
+
+fn model_arn_checks(
+    arn: &str,
+    ctx: &ResourceContext<'_>,
+) -> Result<Vec<ResourceCheck>, ClassifyError> {
+    let parts = ArnParts::parse(arn).map_err(ClassifyError::invalid_model_id)?;
+    match parts.resource_type {
+        "foundation-model" => {
+            let mut checks = vec![ResourceCheck::new(arn)];
+            // The call runs in the proxy's region whatever region the ARN names; check that model
+            // too so a deny scoped to the calling region cannot be sidestepped.
+            if parts.region != ctx.region {
+                checks.push(ResourceCheck::new(foundation_model_arn(
+                    partition_for_region(ctx.region),
+                    ctx.region,
+                    parts.resource_id,
+                )));
+            }
+            Ok(checks)
+        }
+        "inference-profile" => {
+            let (prefix, model) = parts
+                .resource_id
+                .split_once('.')
+                .filter(|(p, m)| !p.is_empty() && !m.is_empty())
+                .ok_or_else(|| {
+                    ClassifyError::invalid_model_id(
+                        "an inference-profile ARN must end in '/{prefix}.{model}'",
+                    )
+                })?;
+            // Without the destination regions the foundation-model checks cannot be built, and
+            // authorizing the profile alone would bypass model denies: refuse instead.
+            let destinations = ctx.profiles.regions(prefix).ok_or_else(|| {
+                ClassifyError::invalid_model_id(format!(
+                    "unknown inference profile prefix '{prefix}'; declare its regions under \
+                     inference_profiles in the configuration"
+                ))
+            })?;
+            Ok(profile_checks(
+                parts.partition,
+                arn,
+                prefix,
+                model,
+                destinations,
+                &[ctx.region, parts.region],
+            ))
+        }
+        "application-inference-profile" => {
+            let mut checks = vec![ResourceCheck::new(arn)];
+            if let Some(models) = ctx.application_profiles.get(arn) {
+                checks.extend(models.iter().map(|model| {
+                    ResourceCheck::new(model.as_str()).with_context(INFERENCE_PROFILE_ARN_KEY, arn)
+                }));
+            }
+            Ok(checks)
+        }
+        // provisioned-model, custom-model, custom-model-deployment, imported-model, prompt,
+        // prompt-router, default-prompt-router, sagemaker endpoint: the ARN is the resource.
+        _ => Ok(vec![ResourceCheck::new(arn)]),
+    }
+}
+
+/// The profile itself, then the foundation model in each destination region (and each source
+/// region not among them), then for `global` the region-less foundation model.
+fn profile_checks(
+    partition: &str,
+    profile_arn: &str,
+    prefix: &str,
+    model: &str,
+    destinations: &[String],
+    sources: &[&str],
+) -> Vec<ResourceCheck> {
+    let mut regions: Vec<&str> = Vec::with_capacity(destinations.len() + sources.len());
+    for region in destinations
+        .iter()
+        .map(String::as_str)
+        .chain(sources.iter().copied())
+    {
+        if !regions.contains(&region) {
+            regions.push(region);
+        }
+    }
+    let mut checks = Vec::with_capacity(regions.len() + 2);
+    checks.push(ResourceCheck::new(profile_arn));
+    checks.extend(regions.iter().map(|region| {
+        ResourceCheck::new(foundation_model_arn(partition, region, model))
+            .with_context(INFERENCE_PROFILE_ARN_KEY, profile_arn)
+    }));
+    if prefix == GLOBAL_PREFIX {
+        checks.push(
+            ResourceCheck::new(foundation_model_arn(partition, "", model))
+                .with_context(INFERENCE_PROFILE_ARN_KEY, profile_arn)
+                .with_context(REQUESTED_REGION_KEY, "unspecified"),
+        );
+    }
+    checks
+}
+
+fn guardrail_checks(
+    identifier: &str,
+    ctx: &ResourceContext<'_>,
+) -> Result<Vec<ResourceCheck>, ClassifyError> {
+    validate_guardrail_identifier(identifier).map_err(ClassifyError::invalid_request)?;
+    if identifier.starts_with("arn:") {
+        return Ok(vec![ResourceCheck::new(identifier)]);
+    }
+    Ok(vec![ResourceCheck::new(format!(
+        "arn:{}:bedrock:{}:{}:guardrail/{identifier}",
+        partition_for_region(ctx.region),
+        ctx.region,
+        account(ctx)?
+    ))])
+}
+
+fn is_guardrail_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// A guardrail id (`[a-z0-9]+`) or `arn:{partition}:bedrock:{region}:{account}:guardrail/{id}`.
+pub(crate) fn validate_guardrail_identifier(identifier: &str) -> Result<(), String> {
+    if identifier.starts_with("arn:") {
+        let arn = ArnParts::parse(identifier).map_err(|e| format!("guardrail ARN: {e}"))?;
+        if arn.service != "bedrock"
+            || arn.resource_type != "guardrail"
+            || !is_account_id(arn.account)
+            || !is_guardrail_id(arn.resource_id)
+        {
+            return Err(
+                "a guardrail ARN is arn:{partition}:bedrock:{region}:{account}:guardrail/{id}"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    } else if is_guardrail_id(identifier) {
+        Ok(())
+    } else {
+        Err("a guardrail identifier is a guardrail id ([a-z0-9]+) or a guardrail ARN".to_owned())
+    }
+}
+
+/// `DRAFT` or a version number 1..=99999999, as Bedrock accepts them.
+pub(crate) fn is_guardrail_version(version: &str) -> bool {
+    version == "DRAFT"
+        || (!version.is_empty()
+            && version.len() <= 8
+            && !version.starts_with('0')
+            && version.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `arn:{partition}:bedrock:{region}:{account}:async-invoke/{id}`.
+pub(crate) fn validate_async_invocation_arn(arn: &str) -> Result<(), String> {
+    let parts = ArnParts::parse(arn).map_err(|e| format!("invocation ARN: {e}"))?;
+    let id_ok = parts
+        .resource_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if parts.service != "bedrock"
+        || parts.resource_type != "async-invoke"
+        || !is_account_id(parts.account)
+        || !id_ok
+    {
+        return Err(
+            "an invocation ARN is arn:{partition}:bedrock:{region}:{account}:async-invoke/{id}"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCOUNT: &str = "123456789012";
+    const IPA: &str = INFERENCE_PROFILE_ARN_KEY;
+
+    fn checks_for(
+        id: &str,
+        region: &str,
+        account: Option<&str>,
+    ) -> Result<Vec<ResourceCheck>, ClassifyError> {
+        let profiles = InferenceProfileTable::builtin();
+        let mut apps = ApplicationProfiles::new();
+        apps.insert(
+            "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/app123".into(),
+            vec![
+                "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0".into(),
+                "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0".into(),
+            ],
+        );
+        let ctx = ResourceContext {
+            region,
+            account_id: account,
+            profiles: &profiles,
+            application_profiles: &apps,
+        };
+        let id = ModelId::from_decoded(id)?;
+        resource_checks(Operation::InvokeModel, &Target::Model(id), None, &ctx)
+    }
+
+    fn rc(arn: &str) -> ResourceCheck {
+        ResourceCheck::new(arn)
+    }
+    fn via(arn: &str, profile: &str) -> ResourceCheck {
+        ResourceCheck::new(arn).with_context(IPA, profile)
+    }
+
+    fn fm_in(regions: &[&str], partition: &str, model: &str, profile: &str) -> Vec<ResourceCheck> {
+        regions
+            .iter()
+            .map(|r| {
+                via(
+                    &format!("arn:{partition}:bedrock:{r}::foundation-model/{model}"),
+                    profile,
+                )
+            })
+            .collect()
+    }
+
+    const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+
+    #[test]
+    fn foundation_model_ids() {
+        assert_eq!(
+            checks_for(HAIKU, "us-east-1", None),
+            Ok(vec![rc("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0")])
+        );
+        assert_eq!(
+            checks_for("amazon.nova-lite-v1:0", "cn-north-1", None),
+            Ok(vec![rc(
+                "arn:aws-cn:bedrock:cn-north-1::foundation-model/amazon.nova-lite-v1:0"
+            )])
+        );
+        assert_eq!(
+            checks_for("amazon.nova-lite-v1:0", "us-gov-west-1", None),
+            Ok(vec![rc(
+                "arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/amazon.nova-lite-v1:0"
+            )])
+        );
+        // An unknown first label is part of a foundation model id, but may also be a profile prefix
+        // newer than the table: the model it would route to must pass as well.
+        assert_eq!(
+            checks_for("xx.anthropic.claude", "us-east-1", None),
+            Ok(vec![
+                rc("arn:aws:bedrock:us-east-1::foundation-model/xx.anthropic.claude"),
+                rc("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude"),
+            ])
+        );
+    }
+
+    #[test]
+    fn geographic_profiles_expand_to_every_destination() {
+        let regions_of = |p: &str| -> Vec<&'static str> {
+            BUILTIN_PROFILES
+                .iter()
+                .find(|(q, _)| *q == p)
+                .map(|(_, r)| r.to_vec())
+                .unwrap_or_default()
+        };
+        // (prefix, calling region, partition, expected FM regions)
+        let cases: Vec<(&str, &str, &str, Vec<&str>)> = vec![
+            ("us", "us-east-1", "aws", regions_of("us")),
+            ("us", "us-west-2", "aws", regions_of("us")),
+            (
+                "us-gov",
+                "us-gov-west-1",
+                "aws-us-gov",
+                regions_of("us-gov"),
+            ),
+            ("eu", "eu-west-3", "aws", regions_of("eu")),
+            ("apac", "ap-southeast-2", "aws", regions_of("apac")),
+            ("jp", "ap-northeast-1", "aws", regions_of("jp")),
+            ("au", "ap-southeast-2", "aws", regions_of("au")),
+            ("ca", "ca-central-1", "aws", regions_of("ca")),
+            // Calling region outside the profile's list: it is checked too, at the end.
+            (
+                "jp",
+                "us-east-1",
+                "aws",
+                vec!["ap-northeast-1", "ap-northeast-3", "us-east-1"],
+            ),
+        ];
+        for (prefix, region, partition, fm_regions) in cases {
+            let id = format!("{prefix}.{HAIKU}");
+            let profile =
+                format!("arn:{partition}:bedrock:{region}:{ACCOUNT}:inference-profile/{id}");
+            let mut expected = vec![rc(&profile)];
+            expected.extend(fm_in(&fm_regions, partition, HAIKU, &profile));
+            assert_eq!(
+                checks_for(&id, region, Some(ACCOUNT)),
+                Ok(expected),
+                "{id} in {region}"
+            );
+        }
+    }
+
+    #[test]
+    fn us_profile_exact_list() {
+        let p = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0";
+        let m = |r: &str| {
+            via(
+                &format!(
+                    "arn:aws:bedrock:{r}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
+                ),
+                p,
+            )
+        };
+        assert_eq!(
+            checks_for(
+                "us.anthropic.claude-3-haiku-20240307-v1:0",
+                "us-east-1",
+                Some(ACCOUNT)
+            ),
+            Ok(vec![
+                rc(p),
+                m("us-east-1"),
+                m("us-east-2"),
+                m("us-west-1"),
+                m("us-west-2"),
+                m("ca-central-1")
+            ])
+        );
+    }
+
+    #[test]
+    fn global_profile() {
+        let p = "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        let model = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+        assert_eq!(
+            checks_for(&format!("global.{model}"), "eu-west-1", Some(ACCOUNT)),
+            Ok(vec![
+                rc(p),
+                via(
+                    &format!("arn:aws:bedrock:eu-west-1::foundation-model/{model}"),
+                    p
+                ),
+                via(&format!("arn:aws:bedrock:::foundation-model/{model}"), p)
+                    .with_context(REQUESTED_REGION_KEY, "unspecified"),
+            ])
+        );
+    }
+
+    #[test]
+    fn profiles_need_the_account_id() {
+        for id in ["us.a.b", "global.a.b"] {
+            assert_eq!(
+                checks_for(id, "us-east-1", None),
+                Err(ClassifyError::AccountIdUnknown)
+            );
+            assert_eq!(
+                checks_for(id, "us-east-1", Some("12345")),
+                Err(ClassifyError::AccountIdUnknown)
+            );
+            assert_eq!(
+                checks_for(id, "us-east-1", Some("*")),
+                Err(ClassifyError::AccountIdUnknown)
+            );
+        }
+    }
+
+    #[test]
+    fn arn_forms() {
+        let fm =
+            "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
+        assert_eq!(checks_for(fm, "us-east-1", None), Ok(vec![rc(fm)]));
+        // Another region's foundation-model ARN is also checked in the region actually called.
+        let fm_west =
+            "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
+        assert_eq!(
+            checks_for(fm_west, "us-east-1", None),
+            Ok(vec![rc(fm_west), rc(fm)])
+        );
+
+        let ip = "arn:aws:bedrock:us-east-1:210987654321:inference-profile/eu.anthropic.claude-3-haiku-20240307-v1:0";
+        let mut expected = vec![rc(ip)];
+        let mut regions: Vec<&str> = BUILTIN_PROFILES[2].1.to_vec();
+        regions.push("us-east-1");
+        expected.extend(fm_in(&regions, "aws", HAIKU, ip));
+        // The ARN's own account is used; the proxy's account is not needed.
+        assert_eq!(checks_for(ip, "us-east-1", None), Ok(expected));
+
+        // Called from a region other than the ARN's: both source regions are checked.
+        let ip_jp = "arn:aws:bedrock:ap-northeast-3:123456789012:inference-profile/jp.a.b";
+        assert_eq!(
+            checks_for(ip_jp, "us-east-1", None),
+            Ok(vec![
+                rc(ip_jp),
+                via(
+                    "arn:aws:bedrock:ap-northeast-1::foundation-model/a.b",
+                    ip_jp
+                ),
+                via(
+                    "arn:aws:bedrock:ap-northeast-3::foundation-model/a.b",
+                    ip_jp
+                ),
+                via("arn:aws:bedrock:us-east-1::foundation-model/a.b", ip_jp),
+            ])
+        );
+
+        let ig = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.a.b";
+        assert_eq!(
+            checks_for(ig, "us-east-1", None),
+            Ok(vec![
+                rc(ig),
+                via("arn:aws:bedrock:us-east-1::foundation-model/a.b", ig),
+                via("arn:aws:bedrock:::foundation-model/a.b", ig)
+                    .with_context(REQUESTED_REGION_KEY, "unspecified"),
+            ])
+        );
+
+        let unknown = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/zz.a.b";
+        assert!(matches!(
+            checks_for(unknown, "us-east-1", None),
+            Err(ClassifyError::InvalidModelId { .. })
+        ));
+
+        let app = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/app123";
+        assert_eq!(
+            checks_for(app, "us-east-1", None),
+            Ok(vec![
+                rc(app),
+                via("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", app),
+                via("arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", app),
+            ])
+        );
+        let undeclared =
+            "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/other1";
+        assert_eq!(
+            checks_for(undeclared, "us-east-1", None),
+            Ok(vec![rc(undeclared)])
+        );
+
+        for itself in [
+            "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdef123456",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123",
+            "arn:aws:bedrock:us-east-1:123456789012:imported-model/abc123xyz",
+            "arn:aws:bedrock:us-east-1:123456789012:prompt/PROMPT12345:1",
+            "arn:aws:bedrock:us-east-1:123456789012:prompt-router/abc123",
+            "arn:aws:bedrock:us-east-1:123456789012:default-prompt-router/anthropic.claude:1",
+            "arn:aws:sagemaker:us-east-1:123456789012:endpoint/my-endpoint",
+        ] {
+            assert_eq!(checks_for(itself, "us-east-1", None), Ok(vec![rc(itself)]), "{itself}");
+        }
+    }
+
+    #[test]
+    fn configured_prefixes() {
+        let mut profiles = InferenceProfileTable::builtin();
+        profiles.extend("xx", vec!["eu-west-1".into()]);
+        profiles.extend("jp", vec!["ap-northeast-1".into()]);
+        assert_eq!(
+            profiles.regions("jp"),
+            Some(&["ap-northeast-1".to_owned()][..])
+        );
+        assert_eq!(profiles.regions("global"), Some(&[][..]));
+        assert_eq!(profiles.regions("nope"), None);
+        assert_eq!(
+            profiles.prefixes().collect::<Vec<_>>(),
+            ["us", "us-gov", "eu", "apac", "jp", "au", "ca", "global", "xx"]
+        );
+        let apps = ApplicationProfiles::new();
+        let ctx = ResourceContext {
+            region: "eu-west-1",
+            account_id: Some(ACCOUNT),
+            profiles: &profiles,
+            application_profiles: &apps,
+        };
+        let check = |id: &str| {
+            let id = ModelId::from_decoded(id)?;
+            resource_checks(Operation::Converse, &Target::Model(id), None, &ctx)
+        };
+        let p = "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/xx.a.b";
+        assert_eq!(
+            check("xx.a.b"),
+            Ok(vec![
+                rc(p),
+                via("arn:aws:bedrock:eu-west-1::foundation-model/a.b", p)
+            ])
+        );
+        // Same prefix in another case is refused rather than read as a foundation model.
+        assert!(matches!(
+            check("XX.a.b"),
+            Err(ClassifyError::InvalidModelId { .. })
+        ));
+    }
+
+    fn ctx_with<'a>(
+        profiles: &'a InferenceProfileTable,
+        apps: &'a ApplicationProfiles,
+        account: Option<&'a str>,
+    ) -> ResourceContext<'a> {
+        ResourceContext {
+            region: "us-east-1",
+            account_id: account,
+            profiles,
+            application_profiles: apps,
+        }
+    }
+
+    #[test]
+    fn guardrails() {
+        let (profiles, apps) = (InferenceProfileTable::builtin(), ApplicationProfiles::new());
+        let ctx = ctx_with(&profiles, &apps, Some(ACCOUNT));
+        let g = |identifier: &str| Target::Guardrail {
+            identifier: identifier.into(),
+            version: "DRAFT".into(),
+        };
+        assert_eq!(
+            resource_checks(Operation::ApplyGuardrail, &g("abc123"), None, &ctx),
+            Ok(vec![rc(
+                "arn:aws:bedrock:us-east-1:123456789012:guardrail/abc123"
+            )])
+        );
+        let arn = "arn:aws:bedrock:us-west-2:210987654321:guardrail/xyz9";
+        assert_eq!(
+            resource_checks(Operation::ApplyGuardrail, &g(arn), None, &ctx),
+            Ok(vec![rc(arn)])
+        );
+        let no_account = ctx_with(&profiles, &apps, None);
+        assert_eq!(
+            resource_checks(Operation::ApplyGuardrail, &g("abc123"), None, &no_account),
+            Err(ClassifyError::AccountIdUnknown)
+        );
+        assert_eq!(
+            resource_checks(Operation::ApplyGuardrail, &g(arn), None, &no_account),
+            Ok(vec![rc(arn)])
+        );
+        for bad in [
+            "ABC",
+            "",
+            "abc-1",
+            "arn:aws:bedrock:us-east-1::guardrail/abc",
+            "arn:aws:bedrock:us-east-1:123456789012:guardrail/ab/c",
+            "arn:aws:bedrock:us-east-1:123456789012:prompt/abc",
+        ] {
+            assert!(
+                matches!(
+                    resource_checks(Operation::ApplyGuardrail, &g(bad), None, &ctx),
+                    Err(ClassifyError::InvalidRequest { .. })
+                ),
+                "{bad}"
+            );
+        }
+        for (v, ok) in [
+            ("DRAFT", true),
+            ("1", true),
+            ("99999999", true),
+            ("100000000", false),
+            ("0", false),
+            ("01", false),
+            ("draft", false),
+            ("", false),
+            ("1.0", false),
+        ] {
+            assert_eq!(is_guardrail_version(v), ok, "{v}");
+        }
+    }
+
+    #[test]
+    fn async_targets() {
+        let (profiles, apps) = (InferenceProfileTable::builtin(), ApplicationProfiles::new());
+        let ctx = ctx_with(&profiles, &apps, Some(ACCOUNT));
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:async-invoke/abc123def456";
+        assert_eq!(
+            resource_checks(
+                Operation::GetAsyncInvoke,
+                &Target::AsyncInvocation { arn: arn.into() },
+                None,
+                &ctx
+            ),
+            Ok(vec![rc(arn)])
+        );
+        assert_eq!(
+            resource_checks(Operation::ListAsyncInvokes, &Target::None, None, &ctx),
+            Ok(vec![rc("*")])
+        );
+        let body = ModelId::from_decoded("us.amazon.nova-reel-v1:0").ok();
+        let p = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-reel-v1:0";
+        let mut expected = vec![rc(p)];
+        expected.extend(fm_in(
+            BUILTIN_PROFILES[0].1,
+            "aws",
+            "amazon.nova-reel-v1:0",
+            p,
+        ));
+        assert_eq!(
+            resource_checks(
+                Operation::StartAsyncInvoke,
+                &Target::ModelInBody,
+                body.as_ref(),
+                &ctx
+            ),
+            Ok(expected)
+        );
+        assert!(matches!(
+            resource_checks(
+                Operation::StartAsyncInvoke,
+                &Target::ModelInBody,
+                None,
+                &ctx
+            ),
+            Err(ClassifyError::InvalidRequest { .. })
+        ));
+        for bad in [
+            "arn:aws:bedrock:us-east-1:123456789012:guardrail/abc",
+            "arn:aws:bedrock:us-east-1::async-invoke/abc",
+            "arn:aws:bedrock:us-east-1:123456789012:async-invoke/a/b",
+            "arn:aws:s3:us-east-1:123456789012:async-invoke/abc",
+            "*",
+        ] {
+            assert!(
+                matches!(
+                    resource_checks(
+                        Operation::GetAsyncInvoke,
+                        &Target::AsyncInvocation { arn: bad.into() },
+                        None,
+                        &ctx
+                    ),
+                    Err(ClassifyError::InvalidRequest { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn mismatched_operation_and_target_is_refused() {
+        let (profiles, apps) = (InferenceProfileTable::builtin(), ApplicationProfiles::new());
+        let ctx = ctx_with(&profiles, &apps, Some(ACCOUNT));
+        let model = ModelId::from_decoded(HAIKU).ok();
+        let pairs: Vec<(Operation, Target)> = vec![
+            (Operation::InvokeModel, Target::None),
+            (Operation::Converse, Target::ModelInBody),
+            (Operation::ListAsyncInvokes, Target::ModelInBody),
+            (Operation::StartAsyncInvoke, Target::None),
+            (Operation::ApplyGuardrail, Target::None),
+            (Operation::GetAsyncInvoke, Target::None),
+        ];
+        for (op, target) in pairs {
+            assert!(
+                resource_checks(op, &target, model.as_ref(), &ctx).is_err(),
+                "{op:?} {target:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn partitions() {
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("eu-west-3", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+        ] {
+            assert_eq!(partition_for_region(region), partition, "{region}");
+        }
+    }
+}

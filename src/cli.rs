@@ -1,0 +1,158 @@
+//! The command line: `bedrock-guard serve ...`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Overrides};
+use crate::server::{Guard, StartError};
+use crate::telemetry;
+
+/// Exit code for a configuration that cannot be used (sysexits EX_CONFIG).
+pub const EXIT_CONFIG: u8 = 78;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bedrock-guard",
+    version,
+    about = "A guard proxy that enforces IAM/SCP-style model policies in front of the Amazon Bedrock Runtime API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the proxy. Without arguments: loopback only, embedded default policy, AWS default credentials.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (see config/bedrock-guard.toml).
+    #[arg(long, short, env = "BEDROCK_GUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port; the chosen address is logged).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// AWS region to call and sign for.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Bedrock Runtime base URL (FIPS, VPC endpoint, local test double).
+    #[arg(long)]
+    pub upstream_endpoint: Option<String>,
+    /// IAM/SCP-style JSON policy applying to every caller; repeatable.
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policies: Vec<PathBuf>,
+    /// Log format: text or json (overrides the config).
+    #[arg(long, value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let overrides = Overrides {
+        listen: args.listen,
+        region: args.region.clone(),
+        upstream_endpoint: args.upstream_endpoint.clone(),
+        policies: args.policies.clone(),
+    };
+    let config = match config::load(args.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("bedrock-guard: invalid configuration: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let format = match args.log_format.as_deref() {
+        Some("json") => config::LogFormat::Json,
+        Some(_) => config::LogFormat::Text,
+        None => config.log.format,
+    };
+    telemetry::init(format, config.log.level.as_deref());
+    if args.config.is_none() {
+        tracing::info!(
+            "no --config given: using built-in defaults (loopback only, embedded default policy)"
+        );
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("bedrock-guard: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listen = config.listen;
+        let guard = match Guard::builder(config).build().await {
+            Ok(guard) => guard,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot start");
+                return match err {
+                    StartError::Config(_) => ExitCode::from(EXIT_CONFIG),
+                    _ => ExitCode::FAILURE,
+                };
+            }
+        };
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::error!(%listen, error = %err, "cannot listen");
+                return ExitCode::FAILURE;
+            }
+        };
+        match guard.serve(listener, shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "server failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,15 @@
+//! Configuration: the file format (`model`), loading and command-line overrides (`load`), and the compiled,
+//! immutable snapshot the request path reads (`snapshot`).
+
+mod error;
+mod load;
+mod model;
+mod snapshot;
+
+pub use error::ConfigError;
+pub use load::{load, Overrides};
+pub use model::{
+    ApplicationProfileConfig, Config, LimitsConfig, LogConfig, LogFormat, PolicyConfig,
+    PrincipalConfig, UpstreamConfig, DEFAULT_LISTEN,
+};
+pub use snapshot::Snapshot;

@@ -1,0 +1,248 @@
+//! The configuration file format (TOML). Unknown keys are errors: a typo must not silently weaken a guard.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Loopback only: a guard that nobody configured must not be reachable from the network.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the proxy listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// AWS region the proxy calls (and signs for). Falls back to the AWS region chain (AWS_REGION, profile).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The AWS account of the proxy's credentials, used in inference-profile and guardrail ARNs.
+    /// When absent it is looked up once with STS GetCallerIdentity.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub principal: PrincipalConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Extra or replacement cross-region inference profile prefixes: prefix -> destination regions.
+    #[serde(default)]
+    pub inference_profiles: BTreeMap<String, Vec<String>>,
+    /// Application inference profiles and the model ARNs they route to (Bedrock only knows this at run time).
+    #[serde(default)]
+    pub application_inference_profiles: Vec<ApplicationProfileConfig>,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Directory relative policy paths are resolved against (the config file's directory); not a file key.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            region: None,
+            account_id: None,
+            upstream: UpstreamConfig::default(),
+            limits: LimitsConfig::default(),
+            principal: PrincipalConfig::default(),
+            policy: PolicyConfig::default(),
+            inference_profiles: BTreeMap::new(),
+            application_inference_profiles: Vec::new(),
+            log: LogConfig::default(),
+            base_dir: PathBuf::from("."),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Base URL of Bedrock Runtime. Default: `https://bedrock-runtime.{region}.amazonaws.com`
+    /// (`.amazonaws.com.cn` in China). Set it for FIPS, a VPC endpoint or a local test double.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Longest wait for upstream response headers. Non-streaming calls to large models can take minutes.
+    #[serde(default = "default_response_timeout_secs")]
+    pub response_timeout_secs: u64,
+    /// Longest silence between two body chunks once the response has started (streams included).
+    #[serde(default = "default_idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
+    #[serde(default = "default_pool_max_idle")]
+    pub pool_max_idle_per_host: usize,
+    #[serde(default = "default_pool_idle_timeout_secs")]
+    pub pool_idle_timeout_secs: u64,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            connect_timeout_ms: default_connect_timeout_ms(),
+            response_timeout_secs: default_response_timeout_secs(),
+            idle_timeout_secs: default_idle_timeout_secs(),
+            pool_max_idle_per_host: default_pool_max_idle(),
+            pool_idle_timeout_secs: default_pool_idle_timeout_secs(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body accepted (Bedrock's own limit is 25,000,000 bytes); larger bodies get 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalConfig {
+    /// Who every caller is (sidecar and local use). Shown in deny messages as AWS shows the caller.
+    #[serde(default = "default_principal_arn")]
+    pub arn: String,
+}
+
+impl Default for PrincipalConfig {
+    fn default() -> Self {
+        Self {
+            arn: default_principal_arn(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// IAM/SCP-style JSON policy files that apply to every caller (relative to the config file).
+    /// With no files here and none on the command line, the embedded default policy applies.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+    /// Hide the deciding rule's name from clients' 403 messages (logs always keep it).
+    #[serde(default)]
+    pub hide_rule_names: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationProfileConfig {
+    pub arn: String,
+    /// Foundation-model ARNs this profile routes to; each is authorized like a direct call.
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `bedrock_guard=debug`; `RUST_LOG` wins when set.
+    #[serde(default)]
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+fn default_listen() -> SocketAddr {
+    // A constant that parses; checked by a unit test.
+    DEFAULT_LISTEN
+        .parse()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8787)))
+}
+fn default_connect_timeout_ms() -> u64 {
+    3_000
+}
+fn default_response_timeout_secs() -> u64 {
+    600
+}
+fn default_idle_timeout_secs() -> u64 {
+    120
+}
+fn default_pool_max_idle() -> usize {
+    128
+}
+fn default_pool_idle_timeout_secs() -> u64 {
+    60
+}
+fn default_max_body_bytes() -> usize {
+    25_000_000
+}
+fn default_principal_arn() -> String {
+    "arn:aws:iam::000000000000:user/bedrock-guard-local".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_listen_is_loopback() {
+        assert!(default_listen().ip().is_loopback());
+        assert_eq!(default_listen().to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<Config>("listen = \"127.0.0.1:1\"\nregoin = \"us-east-1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("regoin"), "{err}");
+    }
+
+    #[test]
+    fn every_section_parses() {
+        let cfg: Config = toml::from_str(
+            r#"
+listen = "127.0.0.1:0"
+region = "eu-west-1"
+account_id = "123456789012"
+[upstream]
+endpoint = "http://127.0.0.1:9"
+connect_timeout_ms = 100
+[limits]
+max_body_bytes = 10
+[principal]
+arn = "arn:aws:iam::123456789012:role/app"
+[policy]
+files = ["a.json"]
+hide_rule_names = true
+[inference_profiles]
+xx = ["us-east-1"]
+[[application_inference_profiles]]
+arn = "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc"
+models = ["arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0"]
+[log]
+format = "json"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(cfg.limits.max_body_bytes, 10);
+        assert!(cfg.policy.hide_rule_names);
+        assert_eq!(cfg.log.format, LogFormat::Json);
+        assert_eq!(cfg.application_inference_profiles.len(), 1);
+    }
+}

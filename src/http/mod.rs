@@ -1,0 +1,18 @@
+//! The HTTP layer: the router, the proxy handler (classify -> authorize -> re-sign -> forward -> stream
+//! back) and the single mapping from errors to AWS-shaped responses.
+
+pub mod error;
+pub mod headers;
+mod proxy;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::server::Shared;
+
+/// Every path goes to one handler: classification decides what a request is, so an unknown route is
+/// answered in AWS's shape by the same code path that answers a deny.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(proxy::handle).with_state(shared)
+}

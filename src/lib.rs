@@ -1,0 +1,26 @@
+//! bedrock-guard: a guard proxy in front of the Amazon Bedrock Runtime API.
+//!
+//! A request flows through these modules, in order:
+//!
+//! - [`classify`]: which operation (InvokeModel, Converse, ...), which model id (canonicalized: decoded
+//!   once, hostile forms refused), and which resource ARNs the call is authorized against.
+//! - [`policy`]: a pure IAM/SCP-style engine; compiled once per configuration, evaluated per request.
+//! - [`aws`]: the proxy's own credentials (standard AWS chain, cached) and SigV4 signing.
+//! - [`upstream`]: the pooled connection to Bedrock Runtime.
+//! - [`http`]: the handler tying the phases together, and the one mapping from errors to AWS-shaped
+//!   responses.
+//!
+//! Around them: [`config`] (file format, loading, the immutable [`config::Snapshot`] the request path
+//! reads), [`server`] ([`Guard`], [`run`]), [`telemetry`] and [`cli`].
+
+pub mod aws;
+pub mod classify;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod policy;
+pub mod server;
+pub mod telemetry;
+pub mod upstream;
+
+pub use server::{run, Guard, GuardBuilder, StartError};

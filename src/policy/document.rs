@@ -1,0 +1,997 @@
+//! Policy text -> validated, typed [`PolicyDocument`].
+//!
+//! Validation is as strict as IAM's (same element names, same case sensitivity, same messages) and a
+//! little stricter where a lenient reading could widen access: duplicate JSON keys, which IAM's parser
+//! and `serde_json` both resolve silently by keeping the last one, are refused.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::condition::{
+    find_variable, has_vendor_prefix, variable_not_supported, Condition, Operator,
+};
+use super::error::{
+    PolicyError, StatementLocation, DUPLICATE_SID, MISSING_ACTIONS, MISSING_RESOURCES, PRINCIPAL,
+    SID_FORMAT, SYNTAX, VENDOR_PREFIX,
+};
+use super::resource::ArnPattern;
+
+/// Policy text and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySource {
+    /// Short label shown in decisions and logs (a file stem, `default`).
+    pub name: String,
+    /// A file path, or `embedded` / `--policy`: shown in errors.
+    pub origin: String,
+    pub text: String,
+}
+
+/// The policy language version. Only 2012-10-17 has policy variables; a document without `Version` is
+/// 2008-10-17, as in IAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V2012_10_17,
+    V2008_10_17,
+}
+
+impl Version {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V2012_10_17 => "2012-10-17",
+            Self::V2008_10_17 => "2008-10-17",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Allow => "Allow",
+            Self::Deny => "Deny",
+        })
+    }
+}
+
+/// `Action` vs `NotAction`, `Resource` vs `NotResource`: the patterns as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    /// `Action` / `Resource`: what the patterns match.
+    Listed(Vec<String>),
+    /// `NotAction` / `NotResource`: everything the patterns do not match.
+    Not(Vec<String>),
+}
+
+impl Targets {
+    pub fn patterns(&self) -> &[String] {
+        match self {
+            Self::Listed(p) | Self::Not(p) => p,
+        }
+    }
+
+    pub fn is_not(&self) -> bool {
+        matches!(self, Self::Not(_))
+    }
+}
+
+/// One validated statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    index: usize,
+    sid: Option<String>,
+    effect: Effect,
+    action: Targets,
+    resource: Targets,
+    conditions: Vec<Condition>,
+}
+
+impl Statement {
+    /// Position in the document's `Statement` array (0-based).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    pub fn action(&self) -> &Targets {
+        &self.action
+    }
+
+    pub fn resource(&self) -> &Targets {
+        &self.resource
+    }
+
+    /// Every entry must hold (operators and keys are ANDed).
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+}
+
+/// `Deny bedrock:* on arn:aws:bedrock:*:*:foundation-model/deepseek.* if StringEquals(...)`
+impl fmt::Display for Statement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let targets = |t: &Targets, all: &str| match t {
+            Targets::Listed(p) => p.join(", "),
+            Targets::Not(p) => format!("{all} except {}", p.join(", ")),
+        };
+        write!(
+            f,
+            "{} {} on {}",
+            self.effect,
+            targets(&self.action, "every action"),
+            targets(&self.resource, "every resource")
+        )?;
+        for (i, condition) in self.conditions.iter().enumerate() {
+            f.write_str(if i == 0 { " if " } else { " and " })?;
+            write!(f, "{condition}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A parsed policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDocument {
+    name: String,
+    origin: String,
+    version: Version,
+    id: Option<String>,
+    statements: Vec<Statement>,
+}
+
+impl PolicyDocument {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+}
+
+/// Parses and validates one policy. Every error names the origin and, where it applies, the statement
+/// and the element.
+pub fn parse(source: &PolicySource) -> Result<PolicyDocument, PolicyError> {
+    let origin = source.origin.as_str();
+    // Editors on Windows like to add a byte-order mark; it is not part of the JSON.
+    let text = source.text.strip_prefix('\u{feff}').unwrap_or(&source.text);
+    let json: Json = serde_json::from_str(text)
+        .map_err(|e| PolicyError::new(origin, SYNTAX).with_detail(e.to_string()))?;
+    let top = Place {
+        origin,
+        statement: None,
+    };
+    let Json::Object(entries) = json else {
+        return Err(top.syntax(None, "a policy is a JSON object"));
+    };
+    top.no_duplicates(&entries, None)?;
+
+    let (mut version, mut id, mut statement) = (None, None, None);
+    for (key, value) in entries {
+        match key.as_str() {
+            "Version" => version = Some(value),
+            "Id" => id = Some(value),
+            "Statement" => statement = Some(value),
+            _ => return Err(top.syntax(Some(&key), "unknown element")),
+        }
+    }
+    let version = match version {
+        None => Version::V2008_10_17,
+        Some(Json::String(v)) if v == "2012-10-17" => Version::V2012_10_17,
+        Some(Json::String(v)) if v == "2008-10-17" => Version::V2008_10_17,
+        Some(_) => {
+            return Err(top.syntax(
+                Some("Version"),
+                "Version must be \"2012-10-17\" or \"2008-10-17\"",
+            ))
+        }
+    };
+    let id = match id {
+        None => None,
+        Some(Json::String(id)) => Some(id),
+        Some(_) => return Err(top.syntax(Some("Id"), "Id must be a string")),
+    };
+    let statements = match statement {
+        Some(Json::Array(items)) => items,
+        Some(object @ Json::Object(_)) => vec![object],
+        Some(_) => {
+            return Err(top.syntax(
+                Some("Statement"),
+                "Statement must be an object or a list of objects",
+            ))
+        }
+        None => Vec::new(),
+    };
+    if statements.is_empty() {
+        return Err(top.syntax(Some("Statement"), "a policy needs at least one statement"));
+    }
+
+    let mut parsed: Vec<Statement> = Vec::with_capacity(statements.len());
+    let mut sids = HashSet::new();
+    for (index, json) in statements.into_iter().enumerate() {
+        let statement = parse_statement(origin, index, json, version)?;
+        if let Some(sid) = &statement.sid {
+            if !sids.insert(sid.clone()) {
+                return Err(PolicyError::new(origin, DUPLICATE_SID)
+                    .in_statement(location(&statement))
+                    .in_element("Sid"));
+            }
+        }
+        parsed.push(statement);
+    }
+    Ok(PolicyDocument {
+        name: source.name.clone(),
+        origin: source.origin.clone(),
+        version,
+        id,
+        statements: parsed,
+    })
+}
+
+fn location(statement: &Statement) -> StatementLocation {
+    StatementLocation {
+        index: statement.index,
+        sid: statement.sid.clone(),
+    }
+}
+
+fn parse_statement(
+    origin: &str,
+    index: usize,
+    json: Json,
+    version: Version,
+) -> Result<Statement, PolicyError> {
+    let mut place = Place {
+        origin,
+        statement: Some(StatementLocation { index, sid: None }),
+    };
+    let Json::Object(entries) = json else {
+        return Err(place.syntax(None, "a statement is a JSON object"));
+    };
+    // The Sid first, so that every later error can name the statement by it.
+    let sid = match entries.iter().find(|(k, _)| k == "Sid").map(|(_, v)| v) {
+        None => None,
+        Some(Json::String(sid)) => {
+            if !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(place.error(Some("Sid"), SID_FORMAT));
+            }
+            // IAM accepts an empty Sid; it identifies nothing, so it is treated as absent.
+            (!sid.is_empty()).then(|| sid.clone())
+        }
+        Some(_) => return Err(place.syntax(Some("Sid"), "Sid must be a string")),
+    };
+    place.statement = Some(StatementLocation {
+        index,
+        sid: sid.clone(),
+    });
+    place.no_duplicates(&entries, None)?;
+
+    let (mut effect, mut action, mut resource, mut conditions) = (None, None, None, Vec::new());
+    for (key, value) in entries {
+        let element = key.as_str();
+        match element {
+            "Sid" => {}
+            "Effect" => {
+                effect = Some(match value {
+                    Json::String(e) if e == "Allow" => Effect::Allow,
+                    Json::String(e) if e == "Deny" => Effect::Deny,
+                    _ => {
+                        return Err(place.syntax(
+                            Some(element),
+                            "Effect must be \"Allow\" or \"Deny\" (case-sensitive)",
+                        ))
+                    }
+                })
+            }
+            "Action" | "NotAction" => {
+                let element = if element == "Action" {
+                    "Action"
+                } else {
+                    "NotAction"
+                };
+                if action.is_some() {
+                    return Err(place.syntax(
+                        Some(element),
+                        "a statement has either Action or NotAction, not both",
+                    ));
+                }
+                let list = string_list(value).ok_or_else(|| {
+                    place.syntax(Some(element), "expected a string or a list of strings")
+                })?;
+                action = Some((element, list));
+            }
+            "Resource" | "NotResource" => {
+                let element = if element == "Resource" {
+                    "Resource"
+                } else {
+                    "NotResource"
+                };
+                if resource.is_some() {
+                    return Err(place.syntax(
+                        Some(element),
+                        "a statement has either Resource or NotResource, not both",
+                    ));
+                }
+                let list = string_list(value).ok_or_else(|| {
+                    place.syntax(Some(element), "expected a string or a list of strings")
+                })?;
+                resource = Some((element, list));
+            }
+            "Condition" => conditions = parse_conditions(&place, value, version)?,
+            "Principal" | "NotPrincipal" => return Err(place.error(Some(element), PRINCIPAL)),
+            _ => return Err(place.syntax(Some(element), "unknown element")),
+        }
+    }
+
+    let Some(effect) = effect else {
+        return Err(place.syntax(Some("Effect"), "a statement needs an Effect"));
+    };
+    let action = match action {
+        Some((element, list)) if !list.is_empty() => {
+            if let Some(bad) = list.iter().find(|a| *a != "*" && !has_vendor_prefix(a)) {
+                return Err(place
+                    .error(Some(element), VENDOR_PREFIX)
+                    .with_detail(format!("action \"{bad}\"")));
+            }
+            targets(element, list)
+        }
+        Some((element, _)) => return Err(place.error(Some(element), MISSING_ACTIONS)),
+        None => return Err(place.error(Some("Action"), MISSING_ACTIONS)),
+    };
+    let resource = match resource {
+        Some((element, list)) if !list.is_empty() => {
+            for r in &list {
+                if ArnPattern::parse(r).is_none() {
+                    return Err(place.error(
+                        Some(element),
+                        format!("Resource {r} must be in ARN format or \"*\"."),
+                    ));
+                }
+                if version == Version::V2012_10_17 {
+                    if let Some(variable) = find_variable(r) {
+                        return Err(place.place(variable_not_supported(variable), Some(element)));
+                    }
+                }
+            }
+            targets(element, list)
+        }
+        Some((element, _)) => return Err(place.error(Some(element), MISSING_RESOURCES)),
+        None => return Err(place.error(Some("Resource"), MISSING_RESOURCES)),
+    };
+    Ok(Statement {
+        index,
+        sid,
+        effect,
+        action,
+        resource,
+        conditions,
+    })
+}
+
+fn targets(element: &str, list: Vec<String>) -> Targets {
+    if element.starts_with("Not") {
+        Targets::Not(list)
+    } else {
+        Targets::Listed(list)
+    }
+}
+
+/// `{"Operator": {"key": value-or-values, ...}, ...}` -> one [`Condition`] per operator and key.
+fn parse_conditions(
+    place: &Place<'_>,
+    json: Json,
+    version: Version,
+) -> Result<Vec<Condition>, PolicyError> {
+    const ELEMENT: Option<&str> = Some("Condition");
+    let Json::Object(operators) = json else {
+        return Err(place.syntax(ELEMENT, "Condition must be an object of operators"));
+    };
+    place.no_duplicates(&operators, ELEMENT)?;
+    let mut conditions = Vec::new();
+    for (name, block) in operators {
+        let operator = Operator::parse(&name).map_err(|e| place.place(e, ELEMENT))?;
+        let Json::Object(keys) = block else {
+            return Err(place.syntax(ELEMENT, format!("{name} must map condition keys to values")));
+        };
+        if keys.is_empty() {
+            return Err(place.syntax(ELEMENT, format!("{name} has no condition keys")));
+        }
+        place.no_duplicates(&keys, ELEMENT)?;
+        for (key, values) in keys {
+            let values = value_list(values).ok_or_else(|| {
+                place.syntax(
+                    ELEMENT,
+                    format!(
+                        "{name} {key}: expected a string, boolean or number, or a list of them"
+                    ),
+                )
+            })?;
+            let condition = Condition::new(operator, &key, values, version == Version::V2012_10_17)
+                .map_err(|e| place.place(e, ELEMENT))?;
+            conditions.push(condition);
+        }
+    }
+    Ok(conditions)
+}
+
+/// A string or a list of strings (any list element that is not a string makes the whole invalid).
+fn string_list(json: Json) -> Option<Vec<String>> {
+    match json {
+        Json::String(s) => Some(vec![s]),
+        Json::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Json::String(s) => Some(s),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Condition values: like [`string_list`], but booleans and numbers count as their JSON text.
+fn value_list(json: Json) -> Option<Vec<String>> {
+    fn scalar(json: Json) -> Option<String> {
+        match json {
+            Json::String(s) => Some(s),
+            Json::Bool(b) => Some(b.to_string()),
+            Json::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+    match json {
+        Json::Array(items) => items.into_iter().map(scalar).collect(),
+        other => scalar(other).map(|s| vec![s]),
+    }
+}
+
+/// Where in the document we are, for errors.
+struct Place<'a> {
+    origin: &'a str,
+    statement: Option<StatementLocation>,
+}
+
+impl Place<'_> {
+    fn place(&self, error: PolicyError, element: Option<&str>) -> PolicyError {
+        let mut error = error.with_origin(self.origin);
+        if let Some(statement) = &self.statement {
+            error = error.in_statement(statement.clone());
+        }
+        match element {
+            Some(element) => error.in_element(element),
+            None => error,
+        }
+    }
+
+    fn error(&self, element: Option<&str>, message: impl Into<String>) -> PolicyError {
+        self.place(PolicyError::problem(message), element)
+    }
+
+    fn syntax(&self, element: Option<&str>, detail: impl Into<String>) -> PolicyError {
+        self.error(element, SYNTAX).with_detail(detail)
+    }
+
+    fn no_duplicates(
+        &self,
+        entries: &[(String, Json)],
+        element: Option<&str>,
+    ) -> Result<(), PolicyError> {
+        let mut seen = HashSet::with_capacity(entries.len());
+        match entries.iter().find(|(key, _)| !seen.insert(key.as_str())) {
+            Some((key, _)) => Err(self.syntax(element, format!("duplicate key \"{key}\""))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A JSON value that keeps every key of an object, in order, so that duplicates can be seen
+/// (`serde_json::Value` keeps only the last).
+#[derive(Debug)]
+enum Json {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
+        // JSON cannot spell NaN or infinity, so `from_f64` only fails on input serde_json never produces.
+        Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Json>()? {
+            entries.push(entry);
+        }
+        Ok(Json::Object(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn source(text: &str) -> PolicySource {
+        PolicySource {
+            name: "test".to_owned(),
+            origin: "config/policies/test.json".to_owned(),
+            text: text.to_owned(),
+        }
+    }
+
+    fn parse_ok(text: &str) -> PolicyDocument {
+        match parse(&source(text)) {
+            Ok(doc) => doc,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn parse_err(text: &str) -> PolicyError {
+        match parse(&source(text)) {
+            Ok(doc) => panic!("accepted: {doc:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// A one-statement policy around `statement` (the inside of the statement object).
+    fn one(statement: &str) -> String {
+        format!(r#"{{"Version": "2012-10-17", "Statement": {{{statement}}}}}"#)
+    }
+
+    const ALLOW: &str = r#""Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": "*""#;
+
+    #[test]
+    fn accepts_every_shape() {
+        let doc = parse_ok(
+            r#"{"Version": "2012-10-17", "Id": "x", "Statement": [
+                {"Sid": "A1", "Effect": "Allow", "Action": "bedrock:*", "Resource": "*"},
+                {"Effect": "Deny", "NotAction": ["iam:*", "s3:Get?"],
+                 "NotResource": "arn:aws:s3:::bucket/*",
+                 "Condition": {"Bool": {"aws:SecureTransport": false},
+                               "StringEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]},
+                               "StringLike": {"aws:SomeCount": 3}}}
+            ]}"#,
+        );
+        assert_eq!(doc.name(), "test");
+        assert_eq!(doc.id(), Some("x"));
+        assert_eq!(doc.version(), Version::V2012_10_17);
+        let [first, second] = doc.statements() else {
+            panic!("two statements")
+        };
+        assert_eq!(first.sid(), Some("A1"));
+        assert_eq!(first.action(), &Targets::Listed(vec!["bedrock:*".into()]));
+        assert_eq!(second.index(), 1);
+        assert_eq!(second.sid(), None);
+        assert_eq!(second.effect(), Effect::Deny);
+        assert!(second.action().is_not());
+        assert!(second.resource().is_not());
+        let values: Vec<&[String]> = second.conditions().iter().map(|c| c.values()).collect();
+        assert_eq!(
+            values,
+            [
+                &["false".to_owned()][..],
+                &["us-east-1".into(), "eu-west-1".into()],
+                &["3".into()]
+            ]
+        );
+        assert_eq!(
+            second.to_string(),
+            "Deny every action except iam:*, s3:Get? on every resource except arn:aws:s3:::bucket/* \
+             if Bool(aws:SecureTransport: false) and StringEquals(aws:RequestedRegion: us-east-1 | eu-west-1) \
+             and StringLike(aws:SomeCount: 3)"
+        );
+        // No Version: 2008-10-17, where `${` is literal.
+        let doc = parse_ok(
+            r#"{"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username}"}}"#,
+        );
+        assert_eq!(doc.version(), Version::V2008_10_17);
+        // A byte-order mark is tolerated.
+        parse_ok(&format!("\u{feff}{}", one(ALLOW)));
+    }
+
+    /// (policy text, expected statement location (index, sid), element, message, detail)
+    type Case<'a> = (
+        String,
+        Option<(usize, Option<&'a str>)>,
+        Option<&'a str>,
+        &'a str,
+        Option<&'a str>,
+    );
+
+    #[test]
+    fn errors_say_what_and_where() {
+        let vendor = VENDOR_PREFIX;
+        let cases: Vec<Case> = vec![
+            ("{".into(), None, None, SYNTAX, None),
+            (
+                "[]".into(),
+                None,
+                None,
+                SYNTAX,
+                Some("a policy is a JSON object"),
+            ),
+            (
+                r#"{"Version": "2012-10-17", "Statement": [], "Extra": 1}"#.into(),
+                None,
+                Some("Extra"),
+                SYNTAX,
+                Some("unknown element"),
+            ),
+            (
+                r#"{"Version": "2012-10-17", "Statement": []}"#.into(),
+                None,
+                Some("Statement"),
+                SYNTAX,
+                Some("a policy needs at least one statement"),
+            ),
+            (
+                r#"{"Version": "2012-10-17"}"#.into(),
+                None,
+                Some("Statement"),
+                SYNTAX,
+                Some("a policy needs at least one statement"),
+            ),
+            (
+                r#"{"Version": "2012-10-18", "Statement": {}}"#.into(),
+                None,
+                Some("Version"),
+                SYNTAX,
+                Some("Version must be \"2012-10-17\" or \"2008-10-17\""),
+            ),
+            (
+                r#"{"Version": "2012-10-17", "Version": "2012-10-17", "Statement": {}}"#.into(),
+                None,
+                None,
+                SYNTAX,
+                Some("duplicate key \"Version\""),
+            ),
+            (
+                one(&format!(r#"{ALLOW}, "Effect": "Deny""#)),
+                Some((0, None)),
+                None,
+                SYNTAX,
+                Some("duplicate key \"Effect\""),
+            ),
+            (
+                one(r#""Sid": "S", "Effect": "allow", "Action": "s3:*", "Resource": "*""#),
+                Some((0, Some("S"))),
+                Some("Effect"),
+                SYNTAX,
+                Some("Effect must be \"Allow\" or \"Deny\" (case-sensitive)"),
+            ),
+            (
+                one(r#""Action": "s3:*", "Resource": "*""#),
+                Some((0, None)),
+                Some("Effect"),
+                SYNTAX,
+                Some("a statement needs an Effect"),
+            ),
+            (
+                one(&format!(r#"{ALLOW}, "Effekt": "Allow""#)),
+                Some((0, None)),
+                Some("Effekt"),
+                SYNTAX,
+                Some("unknown element"),
+            ),
+            (
+                one(
+                    r#""Effect": "Allow", "Action": "s3:*", "NotAction": "s3:Get*", "Resource": "*""#,
+                ),
+                Some((0, None)),
+                Some("NotAction"),
+                SYNTAX,
+                Some("a statement has either Action or NotAction, not both"),
+            ),
+            (
+                one(r#""Effect": "Allow", "Action": "s3:*", "Resource": "*", "NotResource": "*""#),
+                Some((0, None)),
+                Some("NotResource"),
+                SYNTAX,
+                Some("a statement has either Resource or NotResource, not both"),
+            ),
+            (
+                one(r#""Effect": "Allow", "Resource": "*""#),
+                Some((0, None)),
+                Some("Action"),
+                MISSING_ACTIONS,
+                None,
+            ),
+            (
+                one(r#""Effect": "Allow", "Action": [], "Resource": "*""#),
+                Some((0, None)),
+                Some("Action"),
+                MISSING_ACTIONS,
+                None,
+            ),
+            (
+                one(r#""Effect": "Allow", "Action": "s3:*""#),
+                Some((0, None)),
+                Some("Resource"),
+                MISSING_RESOURCES,
+                None,
+            ),
+            (
+                one(r#""Effect": "Allow", "Action": "s3:*", "NotResource": []"#),
+                Some((0, None)),
+                Some("NotResource"),
+                MISSING_RESOURCES,
+                None,
+            ),
+            (
+                one(r#""Effect": "Allow", "Action": 5, "Resource": "*""#),
+                Some((0, None)),
+                Some("Action"),
+                SYNTAX,
+                Some("expected a string or a list of strings"),
+            ),
+            (
+                one(
+                    r#""Sid": "DenyX", "Effect": "Deny", "Action": "s3:*", "Resource": ["*", "foo"]"#,
+                ),
+                Some((0, Some("DenyX"))),
+                Some("Resource"),
+                "Resource foo must be in ARN format or \"*\".",
+                None,
+            ),
+            (
+                one(r#""Effect": "Deny", "Action": "s3:*", "NotResource": "bedrock:foo:bar""#),
+                Some((0, None)),
+                Some("NotResource"),
+                "Resource bedrock:foo:bar must be in ARN format or \"*\".",
+                None,
+            ),
+            (
+                one(r#""Effect": "Allow", "Action": ["s3:*", "InvokeModel"], "Resource": "*""#),
+                Some((0, None)),
+                Some("Action"),
+                vendor,
+                Some("action \"InvokeModel\""),
+            ),
+            (
+                one(r#""Effect": "Allow", "NotAction": ":x", "Resource": "*""#),
+                Some((0, None)),
+                Some("NotAction"),
+                vendor,
+                Some("action \":x\""),
+            ),
+            (
+                one(&format!(
+                    r#"{ALLOW}, "Condition": {{"StringEquals": {{"RequestedRegion": "x"}}}}"#
+                )),
+                Some((0, None)),
+                Some("Condition"),
+                vendor,
+                Some("condition key \"RequestedRegion\""),
+            ),
+            (
+                r#"{"Version": "2012-10-17", "Statement": [
+                    {"Sid": "Same", "Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                    {"Sid": "Same", "Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}"#
+                    .into(),
+                Some((1, Some("Same"))),
+                Some("Sid"),
+                DUPLICATE_SID,
+                None,
+            ),
+            (
+                one(&format!(r#""Sid": "with space", {ALLOW}"#)),
+                Some((0, None)),
+                Some("Sid"),
+                SID_FORMAT,
+                None,
+            ),
+            (
+                one(&format!(r#"{ALLOW}, "Principal": {{"AWS": "*"}}"#)),
+                Some((0, None)),
+                Some("Principal"),
+                PRINCIPAL,
+                None,
+            ),
+            (
+                one(&format!(r#"{ALLOW}, "NotPrincipal": "*""#)),
+                Some((0, None)),
+                Some("NotPrincipal"),
+                PRINCIPAL,
+                None,
+            ),
+            (
+                one(&format!(
+                    r#"{ALLOW}, "Condition": {{"StringEqualz": {{"aws:x": "y"}}}}"#
+                )),
+                Some((0, None)),
+                Some("Condition"),
+                SYNTAX,
+                Some("unknown condition operator StringEqualz"),
+            ),
+            (
+                one(&format!(
+                    r#"{ALLOW}, "Condition": {{"NumericLessThan": {{"aws:x": 1}}}}"#
+                )),
+                Some((0, None)),
+                Some("Condition"),
+                "Condition operator NumericLessThan is not supported yet by bedrock-guard.",
+                None,
+            ),
+            (
+                one(&format!(
+                    r#"{ALLOW}, "Condition": {{"IpAddress": {{"aws:SourceIp": "10.0.0.0/8"}}}}"#
+                )),
+                Some((0, None)),
+                Some("Condition"),
+                "Condition operator IpAddress is not supported yet by bedrock-guard.",
+                None,
+            ),
+            (
+                one(&format!(
+                    r#"{ALLOW}, "Condition": {{"StringEquals": {{"aws:x": "a", "aws:x": "b"}}}}"#
+                )),
+                Some((0, None)),
+                Some("Condition"),
+                SYNTAX,
+                Some("duplicate key \"aws:x\""),
+            ),
+            (
+                one(&format!(
+                    r#"{ALLOW}, "Condition": {{"StringEquals": {{}}}}"#
+                )),
+                Some((0, None)),
+                Some("Condition"),
+                SYNTAX,
+                Some("StringEquals has no condition keys"),
+            ),
+            (
+                one(&format!(
+                    r#"{ALLOW}, "Condition": {{"StringEquals": {{"aws:x": null}}}}"#
+                )),
+                Some((0, None)),
+                Some("Condition"),
+                SYNTAX,
+                Some("StringEquals aws:x: expected a string, boolean or number, or a list of them"),
+            ),
+            (
+                one(
+                    r#""Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username}/*""#,
+                ),
+                Some((0, None)),
+                Some("Resource"),
+                "Policy variable ${aws:username} is not supported yet by bedrock-guard.",
+                None,
+            ),
+            (
+                one(&format!(
+                    r#"{ALLOW}, "Condition": {{"StringLike": {{"aws:PrincipalArn": "arn:aws:iam::*:user/${{aws:username}}"}}}}"#
+                )),
+                Some((0, None)),
+                Some("Condition"),
+                "Policy variable ${aws:username} is not supported yet by bedrock-guard.",
+                None,
+            ),
+            (
+                r#"{"Version": "2012-10-17", "Statement": ["x"]}"#.into(),
+                Some((0, None)),
+                None,
+                SYNTAX,
+                Some("a statement is a JSON object"),
+            ),
+        ];
+        for (text, statement, element, message, detail) in cases {
+            let err = parse_err(&text);
+            assert_eq!(err.origin(), "config/policies/test.json", "{text}");
+            let location = err.statement().map(|s| (s.index, s.sid.as_deref()));
+            assert_eq!(location, statement, "{text}: {err}");
+            assert_eq!(err.element(), element, "{text}: {err}");
+            assert_eq!(err.message(), message, "{text}: {err}");
+            if detail.is_some() || message != SYNTAX {
+                assert_eq!(err.detail(), detail, "{text}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn error_display_matches_the_documented_shape() {
+        let err = parse_err(&one(
+            r#""Sid": "DenyX", "Effect": "Deny", "Action": "s3:*", "Resource": "foo""#,
+        ));
+        assert_eq!(
+            err.to_string(),
+            "config/policies/test.json: statement \"DenyX\" (#0), element Resource: Resource foo must be in ARN format or \"*\"."
+        );
+        let err = parse_err("{\"Version\": ");
+        assert!(
+            err.to_string().starts_with(
+                "config/policies/test.json: Syntax errors in policy. (EOF while parsing"
+            ),
+            "{err}"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(text in any::<String>()) {
+            let _ = parse(&source(&text));
+        }
+
+        #[test]
+        fn parse_never_panics_on_policy_like_text(
+            text in r#"[{}\[\]",: ]{0,4}("(Version|Statement|Sid|Effect|Action|NotAction|Resource|NotResource|Condition|Allow|Deny|StringLike|Null|ForAnyValue:StringEquals|aws:x|\*|arn:aws:b:\*::m/\*|\$\{a\}|true)"|[{}\[\]",: 1]){0,40}"#
+        ) {
+            let _ = parse(&source(&text));
+        }
+    }
+}

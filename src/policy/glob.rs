@@ -1,0 +1,166 @@
+//! IAM wildcards: `*` matches any run of characters (possibly empty), `?` exactly one; the whole string must
+//! match. Everything else is literal: there is no regex, so no metacharacter can leak through.
+//!
+//! The matcher is the classic two-pointer scan that remembers only the last `*`: when a literal fails it
+//! retries from one character further into that star's run. Earlier stars never need revisiting (the last
+//! star can absorb anything they could), so the worst case is O(pattern × text) with no recursion and no
+//! allocation, whatever the number of stars.
+
+/// How literal characters compare. Case folding is ASCII only: action names and ARNs are ASCII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    Sensitive,
+    AsciiInsensitive,
+}
+
+/// Whether `text` matches `pattern` as a whole.
+pub fn glob_match(pattern: &str, text: &str, case: Case) -> bool {
+    let p = pattern.as_bytes();
+    let t = text.as_bytes();
+    let (mut pi, mut ti) = (0, 0);
+    // (pattern index just after the last `*`, text index where that star's run currently ends)
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        // Comparing UTF-8 byte by byte is exact for literals (equal lead bytes mean equal lengths), and
+        // `*`/`?` are ASCII so they never occur inside a multi-byte character.
+        let step = match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi + 1, ti));
+                pi += 1;
+                continue;
+            }
+            Some(b'?') => Some(char_len(t, ti)),
+            Some(&c) if bytes_eq(c, t[ti], case) => Some(1),
+            _ => None,
+        };
+        match (step, star) {
+            (Some(n), _) => {
+                pi += 1;
+                ti += n;
+            }
+            (None, Some((after_star, run_end))) => {
+                // Let the last star swallow one more character and retry the rest from there.
+                let run_end = run_end + char_len(t, run_end);
+                star = Some((after_star, run_end));
+                pi = after_star;
+                ti = run_end;
+            }
+            (None, None) => return false,
+        }
+    }
+    p[pi.min(p.len())..].iter().all(|&c| c == b'*')
+}
+
+fn bytes_eq(p: u8, t: u8, case: Case) -> bool {
+    match case {
+        Case::Sensitive => p == t,
+        Case::AsciiInsensitive => p.eq_ignore_ascii_case(&t),
+    }
+}
+
+/// Length of the UTF-8 character starting at `i` (`i` is always a character boundary here).
+fn char_len(t: &[u8], i: usize) -> usize {
+    let len = match t.get(i) {
+        Some(&b) if b < 0x80 => 1,
+        Some(&b) if b >= 0xF0 => 4,
+        Some(&b) if b >= 0xE0 => 3,
+        Some(_) => 2,
+        None => 1,
+    };
+    len.min(t.len().saturating_sub(i)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn table() {
+        use Case::*;
+        let cases: &[(&str, &str, Case, bool)] = &[
+            ("", "", Sensitive, true),
+            ("", "a", Sensitive, false),
+            ("a", "", Sensitive, false),
+            ("*", "", Sensitive, true),
+            ("*", "anything:at/all", Sensitive, true),
+            ("**", "", Sensitive, true),
+            ("?", "", Sensitive, false),
+            ("?", "a", Sensitive, true),
+            ("?", "ab", Sensitive, false),
+            ("??", "ab", Sensitive, true),
+            ("a*", "a", Sensitive, true),
+            ("*a", "a", Sensitive, true),
+            ("a*b", "ab", Sensitive, true),
+            ("a*b", "axxb", Sensitive, true),
+            ("a*b", "axxbc", Sensitive, false),
+            ("a*b*c", "abbbc", Sensitive, true),
+            ("a*?", "a", Sensitive, false),
+            ("a*?", "ab", Sensitive, true),
+            ("*.claude-*", "us.anthropic.claude-x", Sensitive, true),
+            ("abc", "ABC", Sensitive, false),
+            ("abc", "ABC", AsciiInsensitive, true),
+            ("a?c", "AbC", AsciiInsensitive, true),
+            (
+                "bedrock:invoke*",
+                "bedrock:InvokeModel",
+                AsciiInsensitive,
+                true,
+            ),
+            ("?", "é", Sensitive, true),
+            ("??", "é", Sensitive, false),
+            ("a?c", "aéc", Sensitive, true),
+            ("*é", "xxé", Sensitive, true),
+            ("*é?", "éé€", Sensitive, true),
+            ("*.*", "nodot", Sensitive, false),
+        ];
+        for &(pattern, text, case, want) in cases {
+            assert_eq!(
+                glob_match(pattern, text, case),
+                want,
+                "{pattern:?} vs {text:?} ({case:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn many_stars_stay_fast() {
+        let pattern = "*a".repeat(30) + "b";
+        let text = "a".repeat(5000);
+        assert!(!glob_match(&pattern, &text, Case::Sensitive));
+    }
+
+    /// The obvious recursive definition, exponential but fine for short strings.
+    fn oracle(p: &[char], t: &[char], insensitive: bool) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| oracle(rest, &t[i..], insensitive)),
+            Some(('?', rest)) => !t.is_empty() && oracle(rest, &t[1..], insensitive),
+            Some((c, rest)) => match t.split_first() {
+                Some((d, t_rest)) => {
+                    let same = if insensitive {
+                        c.eq_ignore_ascii_case(d)
+                    } else {
+                        c == d
+                    };
+                    same && oracle(rest, t_rest, insensitive)
+                }
+                None => false,
+            },
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_recursive_oracle(
+            pattern in "[abA:é*?]{0,9}",
+            text in "[abA:é]{0,9}",
+            insensitive in any::<bool>(),
+        ) {
+            let case = if insensitive { Case::AsciiInsensitive } else { Case::Sensitive };
+            let p: Vec<char> = pattern.chars().collect();
+            let t: Vec<char> = text.chars().collect();
+            prop_assert_eq!(glob_match(&pattern, &text, case), oracle(&p, &t, insensitive));
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! What the policy engine is asked: the inputs of one authorization decision.
+//!
+//! Classification builds these from an HTTP request; the engine only reads them. They live here (and not in
+//! `classify`) so that the engine stays a pure function of its inputs, usable by `explain` and tests alike.
+
+/// One resource a call is authorized against, with the condition keys that hold only for this check
+/// (for example `bedrock:InferenceProfileArn` on the foundation-model check reached through a profile, or
+/// `aws:RequestedRegion = unspecified` on the region-less check of a global profile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceCheck {
+    pub arn: String,
+    /// Extra condition keys for this check, overriding request-wide keys of the same name.
+    /// Key names are written in AWS's canonical case (`bedrock:InferenceProfileArn`) and compared
+    /// case-insensitively by the engine.
+    pub context: Vec<(&'static str, String)>,
+}
+
+impl ResourceCheck {
+    pub fn new(arn: impl Into<String>) -> Self {
+        Self {
+            arn: arn.into(),
+            context: Vec::new(),
+        }
+    }
+
+    pub fn with_context(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.context.push((key, value.into()));
+        self
+    }
+}
+
+/// Request-wide condition keys (`aws:RequestedRegion`, `aws:PrincipalArn`, ...). Each key may carry several
+/// values (multi-valued keys are used with `ForAnyValue:` / `ForAllValues:`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    entries: Vec<(String, Vec<String>)>,
+}
+
+impl RequestContext {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `key` to one value, replacing any earlier value.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.set_many(key, vec![value.into()]);
+    }
+
+    /// Sets `key` to several values, replacing any earlier value.
+    pub fn set_many(&mut self, key: &str, values: Vec<String>) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
+            Some(entry) => entry.1 = values,
+            None => self.entries.push((key.to_owned(), values)),
+        }
+    }
+
+    /// The values of `key` (case-insensitive name), or `None` when the key is absent from the request.
+    pub fn get(&self, key: &str) -> Option<&[String]> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// One authorization question: may `principal_arn` perform `action` on every resource in `checks`?
+#[derive(Debug, Clone, Copy)]
+pub struct AuthzRequest<'a> {
+    pub principal_arn: &'a str,
+    /// The IAM action, `service:Name` (`bedrock:InvokeModel`).
+    pub action: &'a str,
+    /// Every check must be allowed for the call to be allowed; a deny on any one denies the call.
+    pub checks: &'a [ResourceCheck],
+    pub context: &'a RequestContext,
+}

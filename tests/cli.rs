@@ -1,0 +1,160 @@
+//! The `bedrock-guard` binary as a user runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A command with an environment that cannot reach real AWS: static dummy credentials, no instance
+/// metadata probing, no shared config from the developer's home.
+fn guard_command(home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bedrock-guard"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "AKIDCLITEST")
+        .env("AWS_SECRET_ACCESS_KEY", "cli-test-secret")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Reads JSON log lines from the child's stderr until one has `message == wanted`; returns it and
+/// the lines seen (the reader stays alive in a thread so the child never blocks on a full pipe).
+fn wait_for_log(
+    child: &mut Child,
+    wanted: &str,
+) -> (serde_json::Value, std::sync::mpsc::Receiver<String>) {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no {wanted:?} log line; saw:\n{}", seen.join("\n")));
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+            if json["message"] == wanted {
+                return (json, rx);
+            }
+        }
+        seen.push(line);
+    }
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap()
+}
+
+#[tokio::test]
+async fn serve_with_no_config_listens_on_loopback_and_enforces_the_default_policy() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = guard_command(home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--region",
+            "us-east-1",
+            "--upstream-endpoint",
+            "http://127.0.0.1:9",
+        ])
+        .spawn()
+        .unwrap();
+    let (listening, _logs) = wait_for_log(&mut child, "bedrock-guard listening");
+    let addr = listening["addr"].as_str().unwrap().to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+
+    // The embedded default denies provisioned models: the answer proves which policy is live.
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://{addr}/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aprovisioned-model%2Fabc/invoke"
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "AccessDeniedException"
+    );
+
+    let status = terminate(&mut child);
+    assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
+}
+
+#[test]
+fn startup_logs_what_is_enforced() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = guard_command(home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--region",
+            "us-east-1",
+            "--upstream-endpoint",
+            "http://127.0.0.1:9",
+        ])
+        .spawn()
+        .unwrap();
+    let (enforcing, _logs) = wait_for_log(&mut child, "enforcing");
+    assert!(
+        enforcing["statement"]
+            .as_str()
+            .unwrap()
+            .contains("InferenceOnServerlessModels"),
+        "{enforcing}"
+    );
+    terminate(&mut child);
+}
+
+#[test]
+fn an_invalid_policy_exits_78_naming_the_file() {
+    let home = tempfile::tempdir().unwrap();
+    let policy = home.path().join("broken.json");
+    std::fs::write(&policy, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Permit","Action":"bedrock:*","Resource":"*"}]}"#).unwrap();
+    let output = guard_command(home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--region", "us-east-1"])
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.json"), "{stderr}");
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let home = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/bedrock-guard.toml");
+    let mut child = guard_command(home.path())
+        .args([
+            "serve",
+            "--config",
+            config,
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .args(["--upstream-endpoint", "http://127.0.0.1:9"])
+        .spawn()
+        .unwrap();
+    let (listening, _logs) = wait_for_log(&mut child, "bedrock-guard listening");
+    assert_eq!(listening["region"], "us-east-1");
+    assert!(terminate(&mut child).success());
+}

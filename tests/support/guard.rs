@@ -1,0 +1,133 @@
+//! Starting a real bedrock-guard on port 0 in front of a [`BedrockDouble`](super::BedrockDouble).
+
+use std::net::SocketAddr;
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use bedrock_guard::config::{Config, LimitsConfig, PolicyConfig, UpstreamConfig};
+use bedrock_guard::Guard;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+use tokio::sync::oneshot;
+
+use super::{BedrockDouble, PROXY_ACCESS_KEY, PROXY_SECRET_KEY, PROXY_SESSION_TOKEN};
+
+/// Allows everything: the baseline for tests about forwarding rather than policy.
+pub const FULL_ACCESS: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"All","Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// How the AWS SDKs encode a path segment: everything but unreserved characters.
+pub const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub const ACCOUNT_ID: &str = "123456789012";
+
+#[derive(Debug, Clone)]
+pub struct GuardOptions {
+    pub policies: Vec<String>,
+    pub endpoint: Option<String>,
+    pub response_timeout_secs: u64,
+    pub max_body_bytes: usize,
+    pub hide_rule_names: bool,
+    pub no_credentials: bool,
+}
+
+impl GuardOptions {
+    pub fn policy(json: &str) -> Self {
+        Self {
+            policies: vec![json.to_owned()],
+            endpoint: None,
+            response_timeout_secs: 30,
+            max_body_bytes: 25_000_000,
+            hide_rule_names: false,
+            no_credentials: false,
+        }
+    }
+}
+
+/// A running guard; stops (gracefully) when dropped.
+pub struct RunningGuard {
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl RunningGuard {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A provider that never has credentials, like a laptop with no AWS set-up.
+#[derive(Debug)]
+struct NoCredentials;
+
+impl ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(&'a self) -> ProvideFuture<'a>
+    where
+        Self: 'a,
+    {
+        ProvideFuture::ready(Err(CredentialsError::not_loaded(
+            "no credentials in this test",
+        )))
+    }
+}
+
+pub async fn start_guard(double: &BedrockDouble, options: GuardOptions) -> RunningGuard {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (n, policy) in options.policies.iter().enumerate() {
+        let path = dir.path().join(format!("policy-{n}.json"));
+        std::fs::write(&path, policy).unwrap();
+        files.push(path);
+    }
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        region: Some("us-east-1".to_owned()),
+        account_id: Some(ACCOUNT_ID.to_owned()),
+        upstream: UpstreamConfig {
+            endpoint: Some(options.endpoint.clone().unwrap_or_else(|| double.url())),
+            response_timeout_secs: options.response_timeout_secs,
+            ..UpstreamConfig::default()
+        },
+        policy: PolicyConfig {
+            files,
+            hide_rule_names: options.hide_rule_names,
+        },
+        limits: LimitsConfig {
+            max_body_bytes: options.max_body_bytes,
+        },
+        ..Config::default()
+    };
+
+    let provider = if options.no_credentials {
+        SharedCredentialsProvider::new(NoCredentials)
+    } else {
+        SharedCredentialsProvider::new(Credentials::new(
+            PROXY_ACCESS_KEY,
+            PROXY_SECRET_KEY,
+            Some(PROXY_SESSION_TOKEN.to_owned()),
+            None,
+            "test-proxy",
+        ))
+    };
+    let guard = Guard::builder(config)
+        .credentials_provider(provider)
+        .build()
+        .await
+        .expect("guard builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(guard.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    RunningGuard {
+        addr,
+        _stop: stop,
+        _dir: dir,
+    }
+}
