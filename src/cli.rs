@@ -67,6 +67,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         upstream_endpoint: args.upstream_endpoint.clone(),
         policies: args.policies.clone(),
     };
+    let overrides_for_reload = overrides.clone();
     let config = match config::load(args.config.as_deref(), &overrides) {
         Ok(config) => config,
         Err(err) => {
@@ -98,7 +99,11 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let listen = config.listen;
-        let guard = match Guard::builder(config).build().await {
+        let mut builder = Guard::builder(config);
+        if let Some(path) = args.config.clone() {
+            builder = builder.config_source(path, overrides_for_reload);
+        }
+        let guard = match builder.build().await {
             Ok(guard) => guard,
             Err(err) => {
                 tracing::error!(error = %err, "cannot start");
@@ -115,7 +120,9 @@ fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        match guard.serve(listener, shutdown_signal()).await {
+        reload_on_sighup(guard.reloader().clone());
+        let shutdown = shutdown_signal();
+        match guard.serve(listener, shutdown).await {
             Ok(()) => {
                 tracing::info!("stopped");
                 ExitCode::SUCCESS
@@ -128,31 +135,60 @@ fn serve(args: ServeArgs) -> ExitCode {
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// `kill -HUP` reloads the configuration, as daemons conventionally do. The handler is installed
+/// before this returns, so a signal sent right after start-up is never lost.
+fn reload_on_sighup(reloader: std::sync::Arc<crate::config::Reloader>) {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                tokio::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        reloader.reload(crate::config::ReloadTrigger::Signal).await;
+                    }
+                });
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+            Err(err) => tracing::warn!(error = %err, "cannot listen for SIGHUP"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reloader;
+}
+
+/// A future resolving on SIGINT or SIGTERM. The handlers are installed now, before serving starts
+/// (a signal arriving before its handler exists would kill the process instead of stopping it).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let terminate = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {},
+                        _ = terminate.recv() => {},
+                    }
+                }
+                (interrupt, terminate) => {
+                    for err in [interrupt.err(), terminate.err()].into_iter().flatten() {
+                        tracing::warn!(error = %err, "cannot listen for shutdown signals");
+                    }
+                    std::future::pending::<()>().await;
+                }
             }
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    let terminate = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    async move {
+        terminate.await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
     }
-    tracing::info!("shutdown requested; finishing in-flight requests");
 }

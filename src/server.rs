@@ -10,8 +10,11 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_types::region::Region;
 use tokio::net::TcpListener;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use crate::aws::{self, AccountResolver, CredentialCache};
-use crate::config::{Config, ConfigError, Snapshot};
+use crate::config::{self, Config, ConfigError, Overrides, Reloader, Snapshot};
 use crate::upstream::{self, Upstream, UpstreamError};
 
 /// Used when neither the flags, the config, nor the AWS region chain name a region.
@@ -30,7 +33,7 @@ pub enum StartError {
 /// State shared by all requests. Only `live` changes after start (hot reload swaps whole snapshots).
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) live: ArcSwap<Snapshot>,
+    pub(crate) live: Arc<ArcSwap<Snapshot>>,
     pub(crate) region: String,
     pub(crate) credentials: CredentialCache,
     pub(crate) account: AccountResolver,
@@ -41,6 +44,8 @@ pub(crate) struct Shared {
 #[derive(Debug, Clone)]
 pub struct Guard {
     shared: Arc<Shared>,
+    reloader: Arc<Reloader>,
+    watch: Option<Duration>,
 }
 
 /// Builds a [`Guard`]. By default the proxy's AWS identity comes from the standard credential chain;
@@ -49,6 +54,7 @@ pub struct Guard {
 pub struct GuardBuilder {
     config: Config,
     credentials: Option<SharedCredentialsProvider>,
+    source: Option<(PathBuf, Overrides)>,
 }
 
 impl Guard {
@@ -56,7 +62,13 @@ impl Guard {
         GuardBuilder {
             config,
             credentials: None,
+            source: None,
         }
+    }
+
+    /// Reloads the configuration: the files are read again, validated, and published only if valid.
+    pub fn reloader(&self) -> &Arc<Reloader> {
+        &self.reloader
     }
 
     /// The region the guard signs for and calls.
@@ -83,6 +95,17 @@ impl Guard {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, region = %self.shared.region, upstream = %self.shared.upstream.base(), "bedrock-guard listening");
         self.check_credentials_in_background();
+        // Watching stops when serving does (the handle is dropped on return).
+        let _watch = match self.watch {
+            Some(debounce) => match config::spawn_watcher(self.reloader.clone(), debounce) {
+                Ok(handle) => Some(handle),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot watch configuration files; reload with SIGHUP or the admin API");
+                    None
+                }
+            },
+            None => None,
+        };
         let app = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -116,12 +139,20 @@ impl GuardBuilder {
         self
     }
 
+    /// The file `config` was loaded from and the flags applied to it, so reloads read the file again
+    /// (without it, reloads re-read the policy files `config` references).
+    pub fn config_source(mut self, path: PathBuf, overrides: Overrides) -> Self {
+        self.source = Some((path, overrides));
+        self
+    }
+
     pub async fn build(self) -> Result<Guard, StartError> {
         let GuardBuilder {
             config,
             credentials,
+            source,
         } = self;
-        let snapshot = Snapshot::compile(&config)?;
+        let snapshot = Snapshot::compile(&config, 1)?;
 
         let sdk_config = match credentials {
             Some(provider) => aws_types::SdkConfig::builder()
@@ -163,16 +194,28 @@ impl GuardBuilder {
         for line in snapshot.policies.describe() {
             tracing::info!(statement = %line, "enforcing");
         }
-        tracing::info!(principal = %snapshot.principal_arn, "every caller is this principal");
+        tracing::info!(principal = %snapshot.principal_arn, version = %snapshot.version, "every caller is this principal");
 
+        let live = Arc::new(ArcSwap::from_pointee(snapshot));
+        let watch = config
+            .reload
+            .watch
+            .then(|| Duration::from_millis(config.reload.debounce_ms));
+        let (path, overrides) = match source {
+            Some((path, overrides)) => (Some(path), overrides),
+            None => (None, Overrides::default()),
+        };
+        let reloader = Arc::new(Reloader::new(live.clone(), path, overrides, config));
         Ok(Guard {
             shared: Arc::new(Shared {
-                live: ArcSwap::from_pointee(snapshot),
+                live,
                 region,
                 credentials: CredentialCache::new(aws::provider_of(&sdk_config)),
                 account,
                 upstream,
             }),
+            reloader,
+            watch,
         })
     }
 }

@@ -158,3 +158,120 @@ fn the_example_config_is_valid() {
     assert_eq!(listening["region"], "us-east-1");
     assert!(terminate(&mut child).success());
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_config_file() {
+    let home = tempfile::tempdir().unwrap();
+    let allow =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let deny =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+    let policy = home.path().join("policy.json");
+    std::fs::write(&policy, allow).unwrap();
+    let config = home.path().join("guard.toml");
+    // Watching off: only the signal can cause the reload.
+    std::fs::write(
+        &config,
+        "region = \"us-east-1\"\naccount_id = \"123456789012\"\n[policy]\nfiles = [\"policy.json\"]\n[reload]\nwatch = false\n",
+    )
+    .unwrap();
+    let mut child = guard_command(home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--config")
+        .arg(&config)
+        .args(["--upstream-endpoint", "http://127.0.0.1:9"])
+        .spawn()
+        .unwrap();
+    let (listening, logs) = wait_for_log(&mut child, "bedrock-guard listening");
+    let addr = listening["addr"].as_str().unwrap().to_owned();
+    let url = format!("http://{addr}/model/amazon.nova-lite-v1%3A0/invoke");
+    let client = reqwest::Client::new();
+    let version = |r: &reqwest::Response| {
+        r.headers()["x-bedrock-guard-config-version"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    // Allowed, but nothing listens upstream: 503 proves the policy let it through.
+    let before = client.post(&url).body("{}").send().await.unwrap();
+    assert_eq!(before.status(), 503);
+    assert!(version(&before).starts_with("1-"));
+
+    std::fs::write(&policy, deny).unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Wait for the reload's log line rather than sleeping.
+    loop {
+        let line = logs
+            .recv_timeout(Duration::from_secs(30))
+            .expect("reload logged");
+        if line.contains("configuration reloaded") {
+            break;
+        }
+    }
+    let after = client.post(&url).body("{}").send().await.unwrap();
+    assert_eq!(after.status(), 403);
+    assert!(version(&after).starts_with("2-"), "{}", version(&after));
+    assert!(terminate(&mut child).success());
+}
+
+#[tokio::test]
+async fn a_policy_given_on_the_command_line_is_watched() {
+    let home = tempfile::tempdir().unwrap();
+    let policy = home.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let mut child = guard_command(home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--region",
+            "us-east-1",
+            "--upstream-endpoint",
+            "http://127.0.0.1:9",
+        ])
+        .arg("--policy")
+        .arg(&policy)
+        .spawn()
+        .unwrap();
+    let (listening, _logs) = wait_for_log(&mut child, "bedrock-guard listening");
+    let url = format!(
+        "http://{}/model/amazon.nova-lite-v1%3A0/invoke",
+        listening["addr"].as_str().unwrap()
+    );
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client.post(&url).body("{}").send().await.unwrap().status(),
+        503
+    );
+
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    // Poll the live decision (bounded) until the watcher has reloaded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = client.post(&url).body("{}").send().await.unwrap();
+        if response.status() == 403 {
+            let version = response.headers()["x-bedrock-guard-config-version"]
+                .to_str()
+                .unwrap();
+            assert!(version.starts_with("2-"), "{version}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit was never picked up"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(terminate(&mut child).success());
+}

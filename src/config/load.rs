@@ -35,11 +35,17 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
                 .map(Path::to_owned)
                 .unwrap_or_else(|| PathBuf::from("."));
             let base = config.base_dir.clone();
-            for file in &mut config.policy.files {
+            for file in config
+                .policy
+                .files
+                .iter_mut()
+                .chain(config.policy.shadow_files.iter_mut())
+            {
                 if file.is_relative() {
                     *file = base.join(&*file);
                 }
             }
+            config.file_text = text;
             config
         }
         None => Config::default(),

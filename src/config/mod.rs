@@ -1,15 +1,19 @@
-//! Configuration: the file format (`model`), loading and command-line overrides (`load`), and the compiled,
-//! immutable snapshot the request path reads (`snapshot`).
+//! Configuration: the file format (`model`), loading and command-line overrides (`load`), the compiled,
+//! immutable snapshot the request path reads (`snapshot`), and hot reload (`reload`, `watch`).
 
 mod error;
 mod load;
 mod model;
+mod reload;
 mod snapshot;
+mod watch;
 
 pub use error::ConfigError;
 pub use load::{load, Overrides};
 pub use model::{
-    ApplicationProfileConfig, Config, LimitsConfig, LogConfig, LogFormat, PolicyConfig,
-    PrincipalConfig, UpstreamConfig, DEFAULT_LISTEN,
+    ApplicationProfileConfig, Config, EnforcementMode, LimitsConfig, LogConfig, LogFormat,
+    PolicyConfig, PrincipalConfig, ReloadConfig, UpstreamConfig, DEFAULT_LISTEN,
 };
-pub use snapshot::Snapshot;
+pub use reload::{ReloadOutcome, ReloadStatus, ReloadTrigger, Reloader};
+pub use snapshot::{Snapshot, DEFAULT_POLICY};
+pub use watch::spawn_watcher;

@@ -38,9 +38,14 @@ pub struct Config {
     pub application_inference_profiles: Vec<ApplicationProfileConfig>,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub reload: ReloadConfig,
     /// Directory relative policy paths are resolved against (the config file's directory); not a file key.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The config file as read (empty for built-in defaults): part of the snapshot's content hash.
+    #[serde(skip)]
+    pub file_text: String,
 }
 
 impl Default for Config {
@@ -56,12 +61,14 @@ impl Default for Config {
             inference_profiles: BTreeMap::new(),
             application_inference_profiles: Vec::new(),
             log: LogConfig::default(),
+            reload: ReloadConfig::default(),
             base_dir: PathBuf::from("."),
+            file_text: String::new(),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// Base URL of Bedrock Runtime. Default: `https://bedrock-runtime.{region}.amazonaws.com`
@@ -131,12 +138,48 @@ impl Default for PrincipalConfig {
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// IAM/SCP-style JSON policy files that apply to every caller (relative to the config file).
+    /// A directory stands for every `*.json` file in it (adding or removing one is a change).
     /// With no files here and none on the command line, the embedded default policy applies.
     #[serde(default)]
     pub files: Vec<PathBuf>,
     /// Hide the deciding rule's name from clients' 403 messages (logs always keep it).
     #[serde(default)]
     pub hide_rule_names: bool,
+    /// `enforce` (default) or `report-only`: decide and log, but forward denied calls anyway.
+    #[serde(default)]
+    pub mode: EnforcementMode,
+    /// Shadow policies: evaluated on every request beside the enforced ones and never enforced;
+    /// each disagreement is logged and counted, to see what a stricter policy would break.
+    #[serde(default)]
+    pub shadow_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnforcementMode {
+    #[default]
+    Enforce,
+    ReportOnly,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Watch the config file and every file it references, and reload on change.
+    #[serde(default = "default_true")]
+    pub watch: bool,
+    /// Quiet period after the last file event before reloading (editors write in several steps).
+    #[serde(default = "default_debounce_ms")]
+    pub debounce_ms: u64,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            debounce_ms: default_debounce_ms(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,7 +191,7 @@ pub struct ApplicationProfileConfig {
     pub models: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     #[serde(default)]
@@ -171,6 +214,12 @@ fn default_listen() -> SocketAddr {
     DEFAULT_LISTEN
         .parse()
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8787)))
+}
+fn default_true() -> bool {
+    true
+}
+fn default_debounce_ms() -> u64 {
+    200
 }
 fn default_connect_timeout_ms() -> u64 {
     3_000

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod headers;
 mod proxy;
+pub mod reload_api;
 
 use std::sync::Arc;
 

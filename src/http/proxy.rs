@@ -14,16 +14,22 @@ use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
 use crate::aws::{sign_request, SigningError};
 use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, Target};
-use crate::config::Snapshot;
+use crate::config::{EnforcementMode, Snapshot};
 use crate::policy::{AuthzRequest, RequestContext, ResourceCheck};
 use crate::server::Shared;
+
+/// Names the configuration snapshot that answered, on every response (forwarded or not).
+pub(crate) const CONFIG_VERSION_HEADER: &str = "x-bedrock-guard-config-version";
 
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    match proxy(&shared, request, &request_id).await {
+    // One snapshot for the whole request, streams included, so a reload mid-request cannot mix two
+    // configurations.
+    let snapshot = shared.live.load_full();
+    let mut response = match proxy(&shared, &snapshot, request, &request_id).await {
         Ok(response) => {
             tracing::debug!(
                 request_id,
@@ -35,22 +41,27 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         }
         Err(err) => {
             if err.is_client_fault() {
-                tracing::info!(request_id, %method, path, error = %err, "refused");
+                tracing::info!(request_id, %method, path, error = %err, config_version = %snapshot.version, "refused");
             } else {
-                tracing::warn!(request_id, %method, path, error = %err, "failed");
+                tracing::warn!(request_id, %method, path, error = %err, config_version = %snapshot.version, "failed");
             }
             err.into_response_with_id(&request_id)
         }
+    };
+    if let Ok(version) = HeaderValue::from_str(&snapshot.version) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(CONFIG_VERSION_HEADER), version);
     }
+    response
 }
 
 async fn proxy(
     shared: &Shared,
+    snapshot: &Snapshot,
     request: Request,
     request_id: &str,
 ) -> Result<Response, GuardError> {
-    // One snapshot for the whole request, so a reload mid-request cannot mix two policies.
-    let snapshot = shared.live.load_full();
     let (parts, body) = request.into_parts();
 
     let route = classify::classify(&parts.method, parts.uri.path(), parts.uri.query())?;
@@ -60,7 +71,7 @@ async fn proxy(
         _ => None,
     };
 
-    authorize(shared, &snapshot, &route, body_model.as_ref(), request_id).await?;
+    authorize(shared, snapshot, &route, body_model.as_ref(), request_id).await?;
     forward(shared, &parts.method, &parts.headers, &route, body).await
 }
 
@@ -95,30 +106,62 @@ async fn authorize(
     context.set("aws:PrincipalArn", snapshot.principal_arn.as_str());
 
     let action = route.operation.iam_action();
-    let decision = snapshot.policies.evaluate(&AuthzRequest {
+    let request = AuthzRequest {
         principal_arn: &snapshot.principal_arn,
         action,
         checks: &checks,
         context: &context,
-    });
+    };
+    let decision = snapshot.policies.evaluate(&request);
     let model = match (&route.target, body_model) {
         (Target::Model(id), _) | (_, Some(id)) => id.as_str(),
         _ => "",
     };
     let rule = decision.rule().map(|r| r.to_string()).unwrap_or_default();
+    let enforced = snapshot.mode == EnforcementMode::Enforce;
     tracing::info!(
         target: "bedrock_guard::decision",
         request_id,
+        config_version = %snapshot.version,
         principal = %snapshot.principal_arn,
         operation = route.operation.name(),
         action,
         model,
-        decision = if decision.is_allowed() { "allow" } else { "deny" },
+        decision = verdict(decision.is_allowed()),
+        enforced,
         rule,
         denied_resource = decision.denied_resource().unwrap_or(""),
         "decision"
     );
+    if let Some(shadow) = &snapshot.shadow {
+        let shadow_decision = shadow.evaluate(&request);
+        if shadow_decision.is_allowed() != decision.is_allowed() {
+            metrics::counter!(
+                "bedrock_guard_shadow_disagreements_total",
+                "enforced" => verdict(decision.is_allowed()),
+                "shadow" => verdict(shadow_decision.is_allowed())
+            )
+            .increment(1);
+            tracing::warn!(
+                target: "bedrock_guard::shadow",
+                request_id,
+                config_version = %snapshot.version,
+                operation = route.operation.name(),
+                model,
+                enforced_decision = verdict(decision.is_allowed()),
+                enforced_rule = %rule,
+                shadow_decision = verdict(shadow_decision.is_allowed()),
+                shadow_rule = %shadow_decision.rule().map(|r| r.to_string()).unwrap_or_default(),
+                shadow_denied_resource = shadow_decision.denied_resource().unwrap_or(""),
+                "shadow policy disagrees"
+            );
+        }
+    }
     if decision.is_allowed() {
+        return Ok(());
+    }
+    if !enforced {
+        tracing::warn!(target: "bedrock_guard::decision", request_id, operation = route.operation.name(), model, rule, "report-only: forwarding a call the policy denies");
         return Ok(());
     }
     let message = decision
@@ -130,6 +173,14 @@ async fn authorize(
             )
         });
     Err(GuardError::AccessDenied { message })
+}
+
+fn verdict(allowed: bool) -> &'static str {
+    if allowed {
+        "allow"
+    } else {
+        "deny"
+    }
 }
 
 /// The resource checks for this call. The account id is only needed for some ARNs (inference profiles,

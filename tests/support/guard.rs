@@ -6,7 +6,9 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
-use bedrock_guard::config::{Config, LimitsConfig, PolicyConfig, UpstreamConfig};
+use bedrock_guard::config::{
+    Config, EnforcementMode, LimitsConfig, PolicyConfig, ReloadConfig, Reloader, UpstreamConfig,
+};
 use bedrock_guard::Guard;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use tokio::sync::oneshot;
@@ -33,6 +35,10 @@ pub struct GuardOptions {
     pub max_body_bytes: usize,
     pub hide_rule_names: bool,
     pub no_credentials: bool,
+    pub mode: EnforcementMode,
+    pub shadow_policies: Vec<String>,
+    /// Watch policy files for changes (off by default so tests control reloads).
+    pub watch: bool,
 }
 
 impl GuardOptions {
@@ -44,6 +50,9 @@ impl GuardOptions {
             max_body_bytes: 25_000_000,
             hide_rule_names: false,
             no_credentials: false,
+            mode: EnforcementMode::Enforce,
+            shadow_policies: Vec::new(),
+            watch: false,
         }
     }
 }
@@ -51,6 +60,9 @@ impl GuardOptions {
 /// A running guard; stops (gracefully) when dropped.
 pub struct RunningGuard {
     pub addr: SocketAddr,
+    /// Where the policy files live (`policy-N.json`, `shadow-N.json`).
+    pub dir: std::path::PathBuf,
+    pub reloader: std::sync::Arc<Reloader>,
     _stop: oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
@@ -77,12 +89,27 @@ impl ProvideCredentials for NoCredentials {
 }
 
 pub async fn start_guard(double: &BedrockDouble, options: GuardOptions) -> RunningGuard {
+    start_guard_with_policy_files(double, options, Vec::new()).await
+}
+
+/// Like [`start_guard`], with extra policy paths (files or directories) besides `options.policies`.
+pub async fn start_guard_with_policy_files(
+    double: &BedrockDouble,
+    options: GuardOptions,
+    extra_files: Vec<std::path::PathBuf>,
+) -> RunningGuard {
     let dir = tempfile::tempdir().unwrap();
-    let mut files = Vec::new();
+    let mut files = extra_files;
     for (n, policy) in options.policies.iter().enumerate() {
         let path = dir.path().join(format!("policy-{n}.json"));
         std::fs::write(&path, policy).unwrap();
         files.push(path);
+    }
+    let mut shadow_files = Vec::new();
+    for (n, policy) in options.shadow_policies.iter().enumerate() {
+        let path = dir.path().join(format!("shadow-{n}.json"));
+        std::fs::write(&path, policy).unwrap();
+        shadow_files.push(path);
     }
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -96,6 +123,12 @@ pub async fn start_guard(double: &BedrockDouble, options: GuardOptions) -> Runni
         policy: PolicyConfig {
             files,
             hide_rule_names: options.hide_rule_names,
+            mode: options.mode,
+            shadow_files,
+        },
+        reload: ReloadConfig {
+            watch: options.watch,
+            ..ReloadConfig::default()
         },
         limits: LimitsConfig {
             max_body_bytes: options.max_body_bytes,
@@ -121,12 +154,15 @@ pub async fn start_guard(double: &BedrockDouble, options: GuardOptions) -> Runni
         .expect("guard builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let reloader = guard.reloader().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(guard.serve(listener, async move {
         let _ = stopped.await;
     }));
     RunningGuard {
         addr,
+        dir: dir.path().to_owned(),
+        reloader,
         _stop: stop,
         _dir: dir,
     }

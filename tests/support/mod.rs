@@ -15,6 +15,7 @@
 pub mod double;
 pub mod eventstream;
 pub mod guard;
+pub mod logs;
 pub mod sigv4;
 
 pub use double::{
