@@ -1,7 +1,6 @@
 //! Building a guard from a configuration and serving it on a listener.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -15,6 +14,7 @@ use std::time::Duration;
 
 use crate::aws::{self, AccountResolver, CredentialCache};
 use crate::config::{self, Config, ConfigError, Overrides, Reloader, Snapshot};
+use crate::ops::Ops;
 use crate::upstream::{self, Upstream, UpstreamError};
 
 /// Used when neither the flags, the config, nor the AWS region chain name a region.
@@ -38,6 +38,7 @@ pub(crate) struct Shared {
     pub(crate) credentials: CredentialCache,
     pub(crate) account: AccountResolver,
     pub(crate) upstream: Upstream,
+    pub(crate) ops: Ops,
 }
 
 /// A configured guard, ready to serve.
@@ -106,12 +107,32 @@ impl Guard {
             },
             None => None,
         };
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let shared = self.shared.clone();
+        crate::serve::serve(
+            listener,
+            self.router(),
+            self.shared.ops.serve,
+            move || shared.ops.start_draining(),
+            shutdown,
+        )
+        .await
+    }
+
+    /// The admin application: health, readiness, metrics and the reload API.
+    pub fn admin_router(&self) -> axum::Router {
+        crate::admin::router(
+            crate::admin::AdminState::new(self.shared.clone()),
+            crate::http::reload_api::reload_routes(self.reloader.clone()),
+        )
+    }
+
+    /// Serves [`Guard::admin_router`] on its own listener until `shutdown` resolves.
+    pub async fn serve_admin(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        crate::admin::serve(listener, self.admin_router(), shutdown).await
     }
 
     /// Warns at start when the proxy cannot sign, instead of letting the first request find out.
@@ -196,6 +217,9 @@ impl GuardBuilder {
         }
         tracing::info!(principal = %snapshot.principal_arn, version = %snapshot.version, "every caller is this principal");
 
+        crate::telemetry::metrics::install();
+        crate::telemetry::metrics::set_config_version(&snapshot.version);
+        let ops = Ops::from_config(&config);
         let live = Arc::new(ArcSwap::from_pointee(snapshot));
         let watch = config
             .reload
@@ -213,6 +237,7 @@ impl GuardBuilder {
                 credentials: CredentialCache::new(aws::provider_of(&sdk_config)),
                 account,
                 upstream,
+                ops,
             }),
             reloader,
             watch,

@@ -32,6 +32,8 @@ pub enum GuardError {
     Signing(#[from] SigningError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    #[error("bedrock-guard is handling its limit of {limit} concurrent requests; retry later")]
+    Overloaded { limit: usize },
 }
 
 impl GuardError {
@@ -71,6 +73,11 @@ impl GuardError {
             GuardError::Upstream(UpstreamError::Build(_)) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
             }
+            // Retryable by the SDKs' standard retry strategy, like Bedrock's own 503.
+            GuardError::Overloaded { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
         }
     }
 
@@ -172,6 +179,11 @@ mod tests {
                 }),
                 502,
                 "BadGatewayException",
+            ),
+            (
+                GuardError::Overloaded { limit: 1 },
+                503,
+                "ServiceUnavailableException",
             ),
         ];
         for (err, status, code) in cases {

@@ -17,6 +17,10 @@ use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, Targ
 use crate::config::{EnforcementMode, Snapshot};
 use crate::policy::{AuthzRequest, RequestContext, ResourceCheck};
 use crate::server::Shared;
+use crate::telemetry::audit::{Audit, Outcome};
+use crate::telemetry::body::observe;
+use crate::telemetry::metrics::{self as guard_metrics, GaugeGuard};
+use crate::telemetry::tokens::Tokens;
 
 /// Names the configuration snapshot that answered, on every response (forwarded or not).
 pub(crate) const CONFIG_VERSION_HEADER: &str = "x-bedrock-guard-config-version";
@@ -29,15 +33,30 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     // One snapshot for the whole request, streams included, so a reload mid-request cannot mix two
     // configurations.
     let snapshot = shared.live.load_full();
-    let mut response = match proxy(&shared, &snapshot, request, &request_id).await {
-        Ok(response) => {
+    let mut audit = Audit::begin(&request_id, &snapshot);
+    let in_flight = GaugeGuard::in_flight();
+    // Admission first, before reading a byte: overload must cost as little as possible.
+    let result = match shared.ops.admit() {
+        Ok(permit) => proxy(&shared, &snapshot, request, &request_id, &mut audit)
+            .await
+            .map(|response| (response, permit)),
+        Err(overloaded) => {
+            guard_metrics::record_overload();
+            Err(GuardError::Overloaded {
+                limit: overloaded.limit,
+            })
+        }
+    };
+    let mut response = match result {
+        Ok((response, permit)) => {
             tracing::debug!(
                 request_id,
                 status = response.status().as_u16(),
                 elapsed_us = started.elapsed().as_micros() as u64,
                 "forwarded"
             );
-            response
+            // The permit and the in-flight count last until the body ends, streams included.
+            observe(response, audit, vec![Box::new(permit), Box::new(in_flight)])
         }
         Err(err) => {
             if err.is_client_fault() {
@@ -45,7 +64,15 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             } else {
                 tracing::warn!(request_id, %method, path, error = %err, config_version = %snapshot.version, "failed");
             }
-            err.into_response_with_id(&request_id)
+            let message = err.to_string();
+            let response = err.into_response_with_id(&request_id);
+            audit.finish(
+                Outcome::Refused,
+                response.status().as_u16(),
+                Tokens::default(),
+                Some(&message),
+            );
+            response
         }
     };
     if let Ok(version) = HeaderValue::from_str(&snapshot.version) {
@@ -61,18 +88,32 @@ async fn proxy(
     snapshot: &Snapshot,
     request: Request,
     request_id: &str,
+    audit: &mut Audit,
 ) -> Result<Response, GuardError> {
     let (parts, body) = request.into_parts();
 
     let route = classify::classify(&parts.method, parts.uri.path(), parts.uri.query())?;
+    audit.route(&route, parts.uri.path());
     let body = read_body(body, &parts.headers, snapshot.max_body_bytes).await?;
     let body_model = match route.target {
         Target::ModelInBody => Some(classify::model_id_from_async_body(&body)?),
         _ => None,
     };
 
-    authorize(shared, snapshot, &route, body_model.as_ref(), request_id).await?;
-    forward(shared, &parts.method, &parts.headers, &route, body).await
+    if let Some(id) = &body_model {
+        audit.body_model(id);
+    }
+
+    authorize(
+        shared,
+        snapshot,
+        &route,
+        body_model.as_ref(),
+        request_id,
+        audit,
+    )
+    .await?;
+    forward(shared, &parts.method, &parts.headers, &route, body, audit).await
 }
 
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, GuardError> {
@@ -99,8 +140,10 @@ async fn authorize(
     route: &Route,
     body_model: Option<&ModelId>,
     request_id: &str,
+    audit: &mut Audit,
 ) -> Result<(), GuardError> {
     let checks = resource_checks(shared, snapshot, route, body_model).await?;
+    audit.resources(&checks);
     let mut context = RequestContext::new();
     context.set("aws:RequestedRegion", shared.region.as_str());
     context.set("aws:PrincipalArn", snapshot.principal_arn.as_str());
@@ -112,7 +155,10 @@ async fn authorize(
         checks: &checks,
         context: &context,
     };
+    let evaluation = Instant::now();
     let decision = snapshot.policies.evaluate(&request);
+    guard_metrics::record_policy_evaluation(evaluation.elapsed());
+    audit.decision(&decision);
     let model = match (&route.target, body_model) {
         (Target::Model(id), _) | (_, Some(id)) => id.as_str(),
         _ => "",
@@ -226,6 +272,7 @@ async fn forward(
     client_headers: &HeaderMap,
     route: &Route,
     body: Bytes,
+    audit: &mut Audit,
 ) -> Result<Response, GuardError> {
     let url = shared.upstream.url(&route.upstream_path);
     let mut headers = forwardable_request_headers(client_headers)?;
@@ -257,10 +304,12 @@ async fn forward(
         outgoing.insert(name, value);
     }
 
+    audit.upstream_sent();
     let upstream = shared
         .upstream
         .send(method.clone(), &url, outgoing, body)
         .await?;
+    audit.upstream_response(upstream.status().as_u16(), upstream.headers());
 
     // Streams (application/vnd.amazon.eventstream) and plain bodies alike pass through chunk by chunk:
     // nothing is buffered, and dropping the client's body drops the upstream connection with it.
