@@ -275,3 +275,96 @@ async fn a_policy_given_on_the_command_line_is_watched() {
     }
     assert!(terminate(&mut child).success());
 }
+
+/// Reads JSON log lines until every message in `wanted` has been seen; returns them in that order,
+/// and the receiver of later lines (kept alive so the child never writes to a closed pipe).
+fn wait_for_logs(
+    child: &mut Child,
+    wanted: &[&str],
+) -> (Vec<serde_json::Value>, std::sync::mpsc::Receiver<String>) {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut found: Vec<Option<serde_json::Value>> = vec![None; wanted.len()];
+    let mut seen = Vec::new();
+    while found.iter().any(Option::is_none) {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no {wanted:?} log lines; saw:\n{}", seen.join("\n")));
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+            if let Some(i) = wanted.iter().position(|w| json["message"] == *w) {
+                found[i] = Some(json);
+            }
+        }
+        seen.push(line);
+    }
+    (found.into_iter().flatten().collect(), rx)
+}
+
+#[tokio::test]
+async fn admin_listen_serves_health_and_metrics_and_sigterm_exits_0() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = guard_command(home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--admin-listen", "127.0.0.1:0"])
+        .args([
+            "--region",
+            "us-east-1",
+            "--upstream-endpoint",
+            "http://127.0.0.1:9",
+        ])
+        .spawn()
+        .unwrap();
+    let (lines, _logs) = wait_for_logs(
+        &mut child,
+        &[
+            "bedrock-guard listening",
+            "admin listening (/healthz, /readyz, /metrics)",
+        ],
+    );
+    let proxy = lines[0]["addr"].as_str().unwrap().to_owned();
+    let admin = lines[1]["addr"].as_str().unwrap().to_owned();
+    assert_ne!(proxy, admin);
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("http://{admin}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    // A refused call still moves the request counter.
+    let denied = http
+        .post(format!(
+            "http://{proxy}/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aprovisioned-model%2Fabc/invoke"
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let metrics = http
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("bedrock_guard_requests_total{")
+                && l.contains(r#"operation="InvokeModel""#)
+                && l.contains(r#"decision="deny""#)
+                && l.contains(r#"status="403""#)),
+        "{metrics}"
+    );
+    let status = terminate(&mut child);
+    assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
+}

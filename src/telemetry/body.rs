@@ -23,6 +23,9 @@ pub struct ObservedBody {
     meter: TokenMeter,
     audit: Option<Audit>,
     status: u16,
+    /// Bytes still expected when the upstream declared a `Content-Length`. A server stops polling a
+    /// body once that many bytes are written, so reaching 0 is the end of the response.
+    remaining: Option<u64>,
     _stream: Option<GaugeGuard>,
     _held: Vec<Held>,
 }
@@ -33,11 +36,17 @@ pub fn observe(response: Response, audit: Audit, held: Vec<Held>) -> Response {
     let meter = TokenMeter::for_response(audit.operation(), parts.status, &parts.headers);
     let streaming =
         audit.operation().is_some_and(|op| op.is_streaming()) && parts.status.is_success();
+    let remaining = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let body = ObservedBody {
         inner,
         meter,
         audit: Some(audit),
         status: parts.status.as_u16(),
+        remaining,
         _stream: streaming.then(GaugeGuard::open_stream),
         _held: held,
     };
@@ -45,6 +54,10 @@ pub fn observe(response: Response, audit: Audit, held: Vec<Held>) -> Response {
 }
 
 impl ObservedBody {
+    fn is_complete(&self) -> bool {
+        self.remaining == Some(0) || self.inner.is_end_stream()
+    }
+
     fn finish(&mut self, outcome: Outcome, error: Option<&str>) {
         if let Some(audit) = self.audit.take() {
             let tokens = self.meter.finish();
@@ -69,9 +82,12 @@ impl http_body::Body for ObservedBody {
                         audit.first_byte();
                     }
                     this.meter.observe(data);
+                    if let Some(remaining) = this.remaining.as_mut() {
+                        *remaining = remaining.saturating_sub(data.len() as u64);
+                    }
                 }
-                // The server may stop polling once the body says it has ended, so finish now.
-                if this.inner.is_end_stream() {
+                // The server may stop polling once the body has ended, so finish now.
+                if this.is_complete() {
                     this.finish(Outcome::Complete, None);
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -89,7 +105,7 @@ impl http_body::Body for ObservedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.is_complete()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -99,7 +115,7 @@ impl http_body::Body for ObservedBody {
 
 impl Drop for ObservedBody {
     fn drop(&mut self) {
-        let outcome = if self.inner.is_end_stream() {
+        let outcome = if self.is_complete() {
             Outcome::Complete
         } else {
             Outcome::ClientGone

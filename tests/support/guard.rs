@@ -39,6 +39,14 @@ pub struct GuardOptions {
     pub shadow_policies: Vec<String>,
     /// Watch policy files for changes (off by default so tests control reloads).
     pub watch: bool,
+    /// `limits.max_concurrent_requests`.
+    pub max_concurrent_requests: usize,
+    /// `limits.header_read_timeout_secs`.
+    pub header_read_timeout_secs: u64,
+    /// `shutdown_grace_secs`.
+    pub shutdown_grace_secs: u64,
+    /// Also serve the admin listener on 127.0.0.1:0 ([`RunningGuard::admin_url`]).
+    pub admin: bool,
 }
 
 impl GuardOptions {
@@ -53,6 +61,10 @@ impl GuardOptions {
             mode: EnforcementMode::Enforce,
             shadow_policies: Vec::new(),
             watch: false,
+            max_concurrent_requests: 1_024,
+            header_read_timeout_secs: 10,
+            shutdown_grace_secs: 30,
+            admin: false,
         }
     }
 }
@@ -63,13 +75,44 @@ pub struct RunningGuard {
     /// Where the policy files live (`policy-N.json`, `shadow-N.json`).
     pub dir: std::path::PathBuf,
     pub reloader: std::sync::Arc<Reloader>,
-    _stop: oneshot::Sender<()>,
+    pub admin_addr: Option<SocketAddr>,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
 }
 
 impl RunningGuard {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    pub fn admin_url(&self) -> String {
+        format!(
+            "http://{}",
+            self.admin_addr.expect("started with admin: true")
+        )
+    }
+
+    /// Starts a graceful shutdown, as SIGTERM does.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits (at most `limit`) for serving to end; `None` if it is still running.
+    pub async fn stopped_within(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> Option<std::io::Result<()>> {
+        let served = self.served.as_mut().expect("not awaited before");
+        match tokio::time::timeout(limit, served).await {
+            Ok(joined) => {
+                self.served = None;
+                Some(joined.expect("serve task panicked"))
+            }
+            Err(_) => None,
+        }
     }
 }
 
@@ -132,8 +175,11 @@ pub async fn start_guard_with_policy_files(
         },
         limits: LimitsConfig {
             max_body_bytes: options.max_body_bytes,
+            max_concurrent_requests: options.max_concurrent_requests,
+            header_read_timeout_secs: options.header_read_timeout_secs,
             ..LimitsConfig::default()
         },
+        shutdown_grace_secs: options.shutdown_grace_secs,
         ..Config::default()
     };
 
@@ -156,15 +202,26 @@ pub async fn start_guard_with_policy_files(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let reloader = guard.reloader().clone();
+    let admin_addr = if options.admin {
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_addr = admin.local_addr().unwrap();
+        let guard = guard.clone();
+        tokio::spawn(async move { guard.serve_admin(admin, std::future::pending()).await });
+        Some(admin_addr)
+    } else {
+        None
+    };
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(guard.serve(listener, async move {
+    let served = tokio::spawn(guard.serve(listener, async move {
         let _ = stopped.await;
     }));
     RunningGuard {
         addr,
         dir: dir.path().to_owned(),
         reloader,
-        _stop: stop,
+        admin_addr,
+        stop: Some(stop),
+        served: Some(served),
         _dir: dir,
     }
 }
