@@ -107,3 +107,37 @@ async fn render_metrics(State(state): State<AdminState>) -> Response {
     );
     response
 }
+
+/// `bedrock-guard health`: one GET to the admin listener, exit 0 on 200. Loopback HTTP only.
+pub fn probe(admin: std::net::SocketAddr, live: bool) -> std::process::ExitCode {
+    let path = if live { "/healthz" } else { "/readyz" };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("bedrock-guard health: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let url = format!("http://{admin}{path}");
+    let result = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(3))
+            .build()?;
+        client.get(&url).send().await
+    });
+    match result {
+        Ok(response) if response.status() == StatusCode::OK => std::process::ExitCode::SUCCESS,
+        Ok(response) => {
+            eprintln!("bedrock-guard health: {url} answered {}", response.status());
+            std::process::ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("bedrock-guard health: {url}: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

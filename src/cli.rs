@@ -28,6 +28,19 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy. Without arguments: loopback only, embedded default policy, AWS default credentials.
     Serve(ServeArgs),
+    /// Probe a running guard's admin listener (`/readyz`, or `/healthz` with `--live`); exit 0 when it
+    /// answers 200. For container health checks in images without a shell or curl.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// The admin listener's address.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub admin: SocketAddr,
+    /// Check liveness (`/healthz`) instead of readiness (`/readyz`).
+    #[arg(long)]
+    pub live: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +74,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Health(args) => crate::admin::probe(args.admin, args.live),
     }
 }
 

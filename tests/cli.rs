@@ -365,6 +365,15 @@ async fn admin_listen_serves_health_and_metrics_and_sigterm_exits_0() {
                 && l.contains(r#"status="403""#)),
         "{metrics}"
     );
+    // The health subcommand probes the admin listener (container health checks).
+    for (args, ok) in [
+        (vec!["health", "--admin", admin.as_str()], true),
+        (vec!["health", "--live", "--admin", admin.as_str()], true),
+        (vec!["health", "--admin", "127.0.0.1:9"], false),
+    ] {
+        let status = guard_command(home.path()).args(&args).status().unwrap();
+        assert_eq!(status.success(), ok, "{args:?}");
+    }
     let status = terminate(&mut child);
     assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
 }
