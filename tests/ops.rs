@@ -637,3 +637,48 @@ async fn slow_header_clients_are_cut_off() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let double = BedrockDouble::start(REGION).await;
+    let mut options = GuardOptions::policy(FULL_ACCESS);
+    options.idle_timeout_secs = 1;
+    let guard = start_guard(&double, options).await;
+
+    let mut client = tokio::net::TcpStream::connect(guard.addr).await.unwrap();
+    let body = r#"{"messages":[]}"#;
+    let request = format!(
+        "POST /model/anthropic.claude-v2/converse HTTP/1.1\r\nhost: guard\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(request.as_bytes()).await.unwrap();
+    // Keep-alive: the answer arrives, then the connection stays open until it has been idle a while.
+    let mut received = Vec::new();
+    let mut answered_at = None;
+    let mut buf = [0u8; 4096];
+    let closed_at = tokio::time::timeout(WAIT, async {
+        loop {
+            match client.read(&mut buf).await {
+                Ok(0) | Err(_) => return Instant::now(),
+                Ok(n) => {
+                    answered_at.get_or_insert_with(Instant::now);
+                    received.extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+    })
+    .await
+    .expect("the idle connection is closed by the guard");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        !text.contains("connection: close"),
+        "kept alive first: {text}"
+    );
+    let idle_for = closed_at - answered_at.unwrap();
+    assert!(
+        idle_for >= Duration::from_millis(900),
+        "closed after {idle_for:?}"
+    );
+    assert_eq!(double.requests().len(), 1);
+}

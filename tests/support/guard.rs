@@ -43,6 +43,8 @@ pub struct GuardOptions {
     pub max_concurrent_requests: usize,
     /// `limits.header_read_timeout_secs`.
     pub header_read_timeout_secs: u64,
+    /// `limits.idle_timeout_secs`.
+    pub idle_timeout_secs: u64,
     /// `shutdown_grace_secs`.
     pub shutdown_grace_secs: u64,
     /// Also serve the admin listener on 127.0.0.1:0 ([`RunningGuard::admin_url`]).
@@ -63,6 +65,7 @@ impl GuardOptions {
             watch: false,
             max_concurrent_requests: 1_024,
             header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
             shutdown_grace_secs: 30,
             admin: false,
         }
@@ -177,7 +180,7 @@ pub async fn start_guard_with_policy_files(
             max_body_bytes: options.max_body_bytes,
             max_concurrent_requests: options.max_concurrent_requests,
             header_read_timeout_secs: options.header_read_timeout_secs,
-            ..LimitsConfig::default()
+            idle_timeout_secs: options.idle_timeout_secs,
         },
         shutdown_grace_secs: options.shutdown_grace_secs,
         ..Config::default()
