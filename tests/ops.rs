@@ -682,3 +682,26 @@ async fn idle_keep_alive_connections_are_closed() {
     );
     assert_eq!(double.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn a_client_leaving_before_the_answer_is_still_audited() {
+    let logs = capture();
+    let double = BedrockDouble::start(REGION).await;
+    double.set_mode(Mode::Hang);
+    let guard = start_guard(&double, GuardOptions::policy(FULL_ACCESS)).await;
+    let url = format!("{}/model/{CLAUDE}/converse", guard.url());
+    let call = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .body(r#"{"messages":[]}"#)
+            .send()
+            .await
+    });
+    double.wait_for_requests(1).await;
+    call.abort();
+    double.wait_for_disconnect().await;
+    let event = audit_for(&logs, "outcome", "client_gone").await;
+    assert_common(&event, "Converse", 499);
+    assert_eq!(event["decision"], "allow");
+    assert!(event["upstream_status"].is_null(), "{event}");
+}

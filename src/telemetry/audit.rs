@@ -9,9 +9,10 @@
 //! Fields: `request_id`, `upstream_request_id`, `principal`, `operation`, `model_sent` (the id as it
 //! appeared on the wire), `model` (decoded and validated: what was authorized and forwarded),
 //! `resources` (every ARN authorized, comma-separated), `decision` (allow, deny, none), `rule`,
-//! `config_version`, `status` (to the client), `upstream_status`, `latency_ms` (arrival to last byte),
-//! `upstream_latency_ms` (upstream request to its response headers), `ttfb_ms` (upstream request to
-//! its first body byte), `input_tokens`, `output_tokens`, `outcome`, `error`.
+//! `config_version`, `status` (to the client; 499 when it left before any answer), `upstream_status`,
+//! `latency_ms` (arrival to last byte), `upstream_latency_ms` (upstream request to its response
+//! headers), `ttfb_ms` (upstream request to its first body byte), `input_tokens`, `output_tokens`,
+//! `outcome` (complete, refused, client_gone, upstream_broken), `error`.
 
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ pub enum Outcome {
     Complete,
     /// The proxy answered itself (deny, validation, overload, upstream unreachable ...).
     Refused,
-    /// The client went away before the end of the response.
+    /// The client went away before the end of the response (or before there was one).
     ClientGone,
     /// The upstream body failed after the response had started.
     UpstreamBroken,
@@ -67,7 +68,11 @@ pub struct Audit {
     upstream_ttfb: Option<Duration>,
     upstream_status: Option<u16>,
     upstream_request_id: Option<String>,
+    emitted: bool,
 }
+
+/// Logged as the status of a request whose client left before any response (nginx's convention).
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 impl Audit {
     pub fn begin(request_id: &str, snapshot: &Snapshot) -> Self {
@@ -87,6 +92,7 @@ impl Audit {
             upstream_ttfb: None,
             upstream_status: None,
             upstream_request_id: None,
+            emitted: false,
         }
     }
 
@@ -148,7 +154,14 @@ impl Audit {
     }
 
     /// Emits the event and records the request's metrics.
-    pub fn finish(self, outcome: Outcome, status: u16, tokens: Tokens, error: Option<&str>) {
+    pub fn finish(mut self, outcome: Outcome, status: u16, tokens: Tokens, error: Option<&str>) {
+        self.emit(outcome, status, tokens, error);
+    }
+
+    fn emit(&mut self, outcome: Outcome, status: u16, tokens: Tokens, error: Option<&str>) {
+        if std::mem::replace(&mut self.emitted, true) {
+            return;
+        }
         let latency = self.started.elapsed();
         let operation = self.operation.map(Operation::name).unwrap_or("unknown");
         tracing::info!(
@@ -179,6 +192,19 @@ impl Audit {
         if let Some(model) = &self.model {
             metrics::record_tokens(&self.principal, model, tokens.input, tokens.output);
         }
+    }
+}
+
+/// A request whose handler was cancelled (the client disconnected while the guard was still reading
+/// the body or waiting for Bedrock) is still audited, once.
+impl Drop for Audit {
+    fn drop(&mut self) {
+        self.emit(
+            Outcome::ClientGone,
+            CLIENT_CLOSED_REQUEST,
+            Tokens::default(),
+            None,
+        );
     }
 }
 
