@@ -321,7 +321,7 @@ async fn admin_listen_serves_health_and_metrics_and_sigterm_exits_0() {
         ])
         .spawn()
         .unwrap();
-    let (lines, _logs) = wait_for_logs(
+    let (lines, logs) = wait_for_logs(
         &mut child,
         &[
             "bedrock-guard listening",
@@ -348,6 +348,21 @@ async fn admin_listen_serves_health_and_metrics_and_sigterm_exits_0() {
         .await
         .unwrap();
     assert_eq!(denied.status(), 403);
+    // Its audit event, as a flat JSON line.
+    let audit = loop {
+        let line = logs
+            .recv_timeout(Duration::from_secs(30))
+            .expect("an audit line");
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if json["target"] == "bedrock_guard::audit" {
+            break json;
+        }
+    };
+    assert_eq!(audit["message"], "audit");
+    assert_eq!(audit["operation"], "InvokeModel");
+    assert_eq!(audit["decision"], "deny");
+    assert_eq!(audit["status"], 403);
+    assert_eq!(audit["outcome"], "refused");
     let metrics = http
         .get(format!("http://{admin}/metrics"))
         .send()
