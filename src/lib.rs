@@ -2,6 +2,7 @@
 //!
 //! A request flows through these modules, in order:
 //!
+//! - [`auth`]: who is calling (fixed principal, API keys, SigV4 with gateway keys, trusted header).
 //! - [`classify`]: which operation (InvokeModel, Converse, ...), which model id (canonicalized: decoded
 //!   once, hostile forms refused), and which resource ARNs the call is authorized against.
 //! - [`policy`]: a pure IAM/SCP-style engine; compiled once per configuration, evaluated per request.
@@ -13,6 +14,7 @@
 //! Around them: [`config`] (file format, loading, the immutable [`config::Snapshot`] the request path
 //! reads), [`server`] ([`Guard`], [`run`]), [`telemetry`] and [`cli`].
 
+pub mod auth;
 pub mod aws;
 pub mod classify;
 pub mod cli;
