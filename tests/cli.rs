@@ -275,3 +275,91 @@ async fn a_policy_given_on_the_command_line_is_watched() {
     }
     assert!(terminate(&mut child).success());
 }
+
+#[test]
+fn keys_new_prints_a_key_once_and_a_config_entry_that_accepts_it() {
+    let home = tempfile::tempdir().unwrap();
+    let output = guard_command(home.path())
+        .args(["keys", "new", "--principal", "chat-app"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let key = stdout.lines().next().unwrap();
+    assert!(key.starts_with("bgk_"), "{stdout}");
+    let snippet: String = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("[[auth.api_keys]]"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // The printed entry, pasted into a config, recognizes exactly this key.
+    let config: toml::Value = toml::from_str(&snippet).unwrap();
+    let entry = &config["auth"]["api_keys"][0];
+    assert_eq!(entry["principal"].as_str(), Some("chat-app"));
+    assert_eq!(
+        entry["sha256"].as_str(),
+        Some(bedrock_guard::auth::api_key::hash_hex(key).as_str())
+    );
+    assert!(!snippet.contains(key), "the config holds only the hash");
+
+    let sigv4 = guard_command(home.path())
+        .args(["keys", "new", "--principal", "chat-app", "--sigv4"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(sigv4.stdout).unwrap();
+    let id = stdout
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("AWS_ACCESS_KEY_ID=")
+        .unwrap();
+    assert_eq!(id.len(), 20);
+    assert!(stdout.contains(&format!("access_key_id = \"{id}\"")));
+    assert!(stdout.contains("secret_file = "));
+}
+
+#[tokio::test]
+async fn the_gateway_example_config_authenticates_with_its_demo_key() {
+    let home = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/gateway.toml");
+    let mut child = guard_command(home.path())
+        .args([
+            "serve",
+            "--config",
+            config,
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .args(["--upstream-endpoint", "http://127.0.0.1:9"])
+        .env("AWS_REGION", "us-east-1")
+        .spawn()
+        .unwrap();
+    let (listening, _logs) = wait_for_log(&mut child, "bedrock-guard listening");
+    let url = format!(
+        "http://{}/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse",
+        listening["addr"].as_str().unwrap()
+    );
+    let client = reqwest::Client::new();
+    let anonymous = client.post(&url).body("{}").send().await.unwrap();
+    assert_eq!(anonymous.status(), 403);
+    assert_eq!(
+        anonymous.headers()["x-amzn-errortype"],
+        "MissingAuthenticationTokenException"
+    );
+    // The demo key is chat-app (team search): allowed, so the call reaches the (absent) upstream.
+    // The example config has no account_id, but a foundation-model call needs none.
+    let demo = client
+        .post(&url)
+        .bearer_auth("bgk_demo_chat_app_do_not_use_in_production")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demo.status(), 503);
+    assert!(terminate(&mut child).success());
+}

@@ -389,3 +389,139 @@ pub fn referenced_paths(config: &Config) -> Vec<PathBuf> {
         )
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AccessKeyEntry, PrincipalEntry};
+    use http::{HeaderMap, HeaderValue};
+
+    type Mutation = Box<dyn Fn(&mut Config)>;
+
+    fn gateway_config(allowed_regions: Vec<String>) -> Config {
+        let mut config = Config {
+            account_id: Some("123456789012".into()),
+            ..Config::default()
+        };
+        config.principals = vec![PrincipalEntry {
+            name: "app".into(),
+            arn: None,
+            account: None,
+            groups: vec!["ml".into()],
+            tags: [("team".to_owned(), "search".to_owned())]
+                .into_iter()
+                .collect(),
+            assume_role_arn: None,
+        }];
+        config.auth.allow_inline_secrets = true;
+        config.auth.allowed_regions = allowed_regions;
+        config.auth.access_keys = vec![AccessKeyEntry {
+            principal: "app".into(),
+            access_key_id: "BGAKAPP".into(),
+            secret_file: None,
+            secret_env: None,
+            secret: Some("app-secret".into()),
+        }];
+        config
+    }
+
+    fn signed_for(region: &str) -> HeaderMap {
+        let creds =
+            aws_credential_types::Credentials::new("BGAKAPP", "app-secret", None, None, "t");
+        let signature = crate::aws::sign_request(
+            "POST",
+            "http://127.0.0.1:8787/model/x.y/invoke",
+            std::iter::empty(),
+            b"{}",
+            &creds,
+            region,
+            SystemTime::now(),
+        )
+        .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("127.0.0.1:8787"));
+        for (name, value) in signature {
+            headers.insert(name, HeaderValue::from_str(&value).unwrap());
+        }
+        headers
+    }
+
+    fn authenticate(auth: &Authenticator, headers: &HeaderMap) -> Result<Caller, AuthError> {
+        let request = IncomingRequest {
+            method: "POST",
+            path: "/model/x.y/invoke",
+            query: None,
+            headers,
+            body: b"{}",
+        };
+        auth.authenticate(&request, None, "us-east-1", SystemTime::now())
+    }
+
+    #[test]
+    fn the_scope_region_selects_an_allowed_region_only() {
+        let auth = Authenticator::compile(&gateway_config(vec![])).unwrap();
+        let caller = authenticate(&auth, &signed_for("us-east-1")).unwrap();
+        assert_eq!(caller.region.as_deref(), Some("us-east-1"));
+        assert_eq!(caller.principal.arn, "arn:aws:iam::123456789012:role/app");
+        assert_eq!(caller.method, AuthMethod::SigV4);
+        let err = authenticate(&auth, &signed_for("eu-west-1")).unwrap_err();
+        assert!(matches!(err, AuthError::RegionNotAllowed { .. }), "{err:?}");
+        assert_eq!(err.code(), "InvalidSignatureException");
+
+        let auth = Authenticator::compile(&gateway_config(vec!["eu-west-1".into()])).unwrap();
+        let caller = authenticate(&auth, &signed_for("eu-west-1")).unwrap();
+        assert_eq!(caller.region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn without_auth_every_caller_is_the_fixed_principal() {
+        let auth = Authenticator::compile(&Config::default()).unwrap();
+        assert!(!auth.is_enabled());
+        let caller = authenticate(&auth, &HeaderMap::new()).unwrap();
+        assert_eq!(caller.method, AuthMethod::Fixed);
+        assert_eq!(caller.principal.arn, Config::default().principal.arn);
+        // Client credentials are ignored in fixed mode (the sidecar's app signs with anything).
+        let caller = authenticate(&auth, &signed_for("eu-west-1")).unwrap();
+        assert_eq!(caller.method, AuthMethod::Fixed);
+        assert_eq!(caller.region, None);
+    }
+
+    #[test]
+    fn configuration_mistakes_are_named() {
+        let cases: Vec<(Mutation, &str)> = vec![
+            (
+                Box::new(|c| c.auth.access_keys[0].principal = "ghost".into()),
+                "\"ghost\"",
+            ),
+            (
+                Box::new(|c| c.auth.allow_inline_secrets = false),
+                "allow_inline_secrets",
+            ),
+            (
+                Box::new(|c| c.auth.access_keys[0].secret_env = Some("BG_TEST_UNSET_VAR_1".into())),
+                "exactly one",
+            ),
+            (
+                Box::new(|c| c.principals.push(c.principals[0].clone())),
+                "defined twice",
+            ),
+            (
+                Box::new(|c| c.principal.name = Some("nobody".into())),
+                "[principal] name",
+            ),
+        ];
+        for (mutate, needle) in cases {
+            let mut config = gateway_config(vec![]);
+            mutate(&mut config);
+            let err = Authenticator::compile(&config).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let auth = Authenticator::compile(&gateway_config(vec![])).unwrap();
+        let debug = format!("{auth:?}");
+        assert!(!debug.contains("app-secret"), "{debug}");
+    }
+}

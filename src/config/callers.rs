@@ -29,7 +29,7 @@ pub struct PrincipalEntry {
     pub assume_role_arn: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// API keys (`Authorization: Bearer <key>` or `x-api-key`), stored as SHA-256 hashes.
@@ -113,6 +113,21 @@ fn default_max_clock_skew_secs() -> u64 {
     300
 }
 
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            api_keys: Vec::new(),
+            api_key_files: Vec::new(),
+            access_keys: Vec::new(),
+            trusted_header: None,
+            allow_unauthenticated_network: false,
+            allowed_regions: Vec::new(),
+            max_clock_skew_secs: default_max_clock_skew_secs(),
+            allow_inline_secrets: false,
+        }
+    }
+}
+
 impl AuthConfig {
     /// True when clients must authenticate (any method configured).
     pub fn is_enabled(&self) -> bool {
@@ -126,6 +141,13 @@ impl AuthConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_match_the_file_defaults() {
+        let from_file: AuthConfig = toml::from_str("").unwrap();
+        assert_eq!(from_file, AuthConfig::default());
+        assert_eq!(from_file.max_clock_skew_secs, 300);
+    }
 
     #[test]
     fn inline_secrets_are_redacted_in_debug_output() {

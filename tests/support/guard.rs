@@ -27,7 +27,10 @@ pub const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 pub const ACCOUNT_ID: &str = "123456789012";
 
-#[derive(Debug, Clone)]
+/// Adjusts a test guard's configuration.
+pub type Configure = std::sync::Arc<dyn Fn(&mut Config) + Send + Sync>;
+
+#[derive(Clone)]
 pub struct GuardOptions {
     pub policies: Vec<String>,
     pub endpoint: Option<String>,
@@ -39,6 +42,8 @@ pub struct GuardOptions {
     pub shadow_policies: Vec<String>,
     /// Watch policy files for changes (off by default so tests control reloads).
     pub watch: bool,
+    /// Last word on the configuration (principals, [auth], ...).
+    pub configure: Option<Configure>,
 }
 
 impl GuardOptions {
@@ -53,6 +58,7 @@ impl GuardOptions {
             mode: EnforcementMode::Enforce,
             shadow_policies: Vec::new(),
             watch: false,
+            configure: None,
         }
     }
 }
@@ -111,7 +117,7 @@ pub async fn start_guard_with_policy_files(
         std::fs::write(&path, policy).unwrap();
         shadow_files.push(path);
     }
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         region: Some("us-east-1".to_owned()),
         account_id: Some(ACCOUNT_ID.to_owned()),
@@ -135,6 +141,10 @@ pub async fn start_guard_with_policy_files(
         },
         ..Config::default()
     };
+
+    if let Some(configure) = &options.configure {
+        configure(&mut config);
+    }
 
     let provider = if options.no_credentials {
         SharedCredentialsProvider::new(NoCredentials)
