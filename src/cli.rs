@@ -69,6 +69,10 @@ pub struct ServeArgs {
     /// Log format: text or json (overrides the config).
     #[arg(long, value_parser = ["text", "json"])]
     pub log_format: Option<String>,
+    /// Address of the admin listener (/healthz, /readyz, /metrics, /admin/*); off unless given here
+    /// or as `admin_listen` in the config.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// Parses the command line and runs it.
@@ -139,13 +143,16 @@ fn serve(args: ServeArgs) -> ExitCode {
         policies: args.policies.clone(),
     };
     let overrides_for_reload = overrides.clone();
-    let config = match config::load(args.config.as_deref(), &overrides) {
+    let mut config = match config::load(args.config.as_deref(), &overrides) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("bedrock-guard: invalid configuration: {err}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Some(admin) = args.admin_listen {
+        config.admin_listen = Some(admin);
+    }
     let format = match args.log_format.as_deref() {
         Some("json") => config::LogFormat::Json,
         Some(_) => config::LogFormat::Text,
@@ -170,6 +177,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let listen = config.listen;
+        let admin_listen = config.admin_listen;
         let mut builder = Guard::builder(config);
         if let Some(path) = args.config.clone() {
             builder = builder.config_source(path, overrides_for_reload);
@@ -191,9 +199,37 @@ fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let admin_listener = match admin_listen {
+            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => Some(listener),
+                Err(err) => {
+                    tracing::error!(admin_listen = %addr, error = %err, "cannot listen");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
         reload_on_sighup(guard.reloader().clone());
         let shutdown = shutdown_signal();
-        match guard.serve(listener, shutdown).await {
+        // The admin port outlives the drain, so probes see /readyz fail and scrapes see it end.
+        let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+        let admin_task = admin_listener.map(|admin| {
+            let guard = guard.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = admin_stopped.await;
+                };
+                if let Err(err) = guard.serve_admin(admin, stopped).await {
+                    tracing::error!(error = %err, "admin listener failed");
+                }
+            })
+        });
+        let served = guard.serve(listener, shutdown).await;
+        let _ = admin_stop.send(());
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
+        match served {
             Ok(()) => {
                 tracing::info!("stopped");
                 ExitCode::SUCCESS

@@ -12,15 +12,20 @@
 //!   responses.
 //!
 //! Around them: [`config`] (file format, loading, the immutable [`config::Snapshot`] the request path
-//! reads), [`server`] ([`Guard`], [`run`]), [`telemetry`] and [`cli`].
+//! reads), [`server`] ([`Guard`], [`run`]), [`telemetry`] (logs, the audit event, token accounting,
+//! metrics), [`ops`] (concurrency cap, draining) and `serve` (connections, timeouts, graceful
+//! shutdown), [`admin`] (health, readiness, metrics and the admin API) and [`cli`].
 
+pub mod admin;
 pub mod auth;
 pub mod aws;
 pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod ops;
 pub mod policy;
+mod serve;
 pub mod server;
 pub mod telemetry;
 pub mod upstream;

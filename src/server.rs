@@ -1,7 +1,6 @@
 //! Building a guard from a configuration and serving it on a listener.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -16,6 +15,7 @@ use std::time::Duration;
 use crate::auth::Principal;
 use crate::aws::{self, AccountResolver, CredentialCache, CredentialsError, RoleSessions};
 use crate::config::{self, Config, ConfigError, Overrides, Reloader, Snapshot};
+use crate::ops::Ops;
 use crate::upstream::{self, Upstream, UpstreamError};
 
 /// Used when neither the flags, the config, nor the AWS region chain name a region.
@@ -40,6 +40,7 @@ pub(crate) struct Shared {
     pub(crate) roles: RoleSessions,
     pub(crate) account: AccountResolver,
     pub(crate) upstream: Upstream,
+    pub(crate) ops: Ops,
 }
 
 impl Shared {
@@ -122,12 +123,32 @@ impl Guard {
             },
             None => None,
         };
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let shared = self.shared.clone();
+        crate::serve::serve(
+            listener,
+            self.router(),
+            self.shared.ops.serve,
+            move || shared.ops.start_draining(),
+            shutdown,
+        )
+        .await
+    }
+
+    /// The admin application: health, readiness, metrics and the reload API.
+    pub fn admin_router(&self) -> axum::Router {
+        crate::admin::router(
+            crate::admin::AdminState::new(self.shared.clone()),
+            crate::http::reload_api::reload_routes(self.reloader.clone()),
+        )
+    }
+
+    /// Serves [`Guard::admin_router`] on its own listener until `shutdown` resolves.
+    pub async fn serve_admin(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        crate::admin::serve(listener, self.admin_router(), shutdown).await
     }
 
     /// Warns at start when the proxy cannot sign, instead of letting the first request find out.
@@ -233,6 +254,9 @@ impl GuardBuilder {
             tracing::info!(principal = %snapshot.auth.fixed_principal().arn, version = %snapshot.version, "every caller is this principal");
         }
 
+        crate::telemetry::metrics::install();
+        crate::telemetry::metrics::set_config_version(&snapshot.version);
+        let ops = Ops::from_config(&config);
         let live = Arc::new(ArcSwap::from_pointee(snapshot));
         let watch = config
             .reload
@@ -251,6 +275,7 @@ impl GuardBuilder {
                 roles: RoleSessions::new(sts),
                 account,
                 upstream,
+                ops,
             }),
             reloader,
             watch,

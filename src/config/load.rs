@@ -138,6 +138,15 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     if config.limits.max_body_bytes == 0 {
         return Err(invalid("limits.max_body_bytes must be above 0".to_owned()));
     }
+    if config.limits.max_concurrent_requests == 0
+        || config.limits.header_read_timeout_secs == 0
+        || config.limits.idle_timeout_secs == 0
+    {
+        return Err(invalid(
+            "limits.max_concurrent_requests, header_read_timeout_secs and idle_timeout_secs must be above 0"
+                .to_owned(),
+        ));
+    }
     if config.upstream.connect_timeout_ms == 0
         || config.upstream.response_timeout_secs == 0
         || config.upstream.idle_timeout_secs == 0

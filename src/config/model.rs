@@ -46,6 +46,14 @@ pub struct Config {
     pub application_inference_profiles: Vec<ApplicationProfileConfig>,
     #[serde(default)]
     pub log: LogConfig,
+    /// Address of the admin listener (`/healthz`, `/readyz`, `/metrics`, admin API). Off when absent:
+    /// it is opened only where someone asked for it, and never on the proxy port.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
+    /// On SIGTERM/SIGINT: how long in-flight requests and streams may take to finish before the
+    /// remaining connections are closed and the process exits.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
     #[serde(default)]
     pub reload: ReloadConfig,
     /// Directory relative policy paths are resolved against (the config file's directory); not a file key.
@@ -71,6 +79,8 @@ impl Default for Config {
             inference_profiles: BTreeMap::new(),
             application_inference_profiles: Vec::new(),
             log: LogConfig::default(),
+            admin_listen: None,
+            shutdown_grace_secs: default_shutdown_grace_secs(),
             reload: ReloadConfig::default(),
             base_dir: PathBuf::from("."),
             file_text: String::new(),
@@ -123,12 +133,26 @@ pub struct LimitsConfig {
     /// Largest request body accepted (Bedrock's own limit is 25,000,000 bytes); larger bodies get 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Requests handled at once (streams count until their last byte); beyond it callers get
+    /// `503 ServiceUnavailableException`, which AWS SDKs retry with backoff.
+    #[serde(default = "default_max_concurrent_requests")]
+    pub max_concurrent_requests: usize,
+    /// A client must deliver a complete request head within this long of the connection being ready
+    /// for one (slow-header clients are cut off).
+    #[serde(default = "default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
+    /// A connection with no request in progress is closed after this long.
+    #[serde(default = "default_client_idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: default_max_body_bytes(),
+            max_concurrent_requests: default_max_concurrent_requests(),
+            header_read_timeout_secs: default_header_read_timeout_secs(),
+            idle_timeout_secs: default_client_idle_timeout_secs(),
         }
     }
 }
@@ -254,6 +278,18 @@ fn default_pool_max_idle() -> usize {
     128
 }
 fn default_pool_idle_timeout_secs() -> u64 {
+    60
+}
+fn default_shutdown_grace_secs() -> u64 {
+    30
+}
+fn default_max_concurrent_requests() -> usize {
+    1_024
+}
+fn default_header_read_timeout_secs() -> u64 {
+    10
+}
+fn default_client_idle_timeout_secs() -> u64 {
     60
 }
 fn default_max_body_bytes() -> usize {

@@ -35,6 +35,8 @@ pub enum GuardError {
     Signing(#[from] SigningError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    #[error("bedrock-guard is handling its limit of {limit} concurrent requests; retry later")]
+    Overloaded { limit: usize },
 }
 
 impl GuardError {
@@ -75,6 +77,11 @@ impl GuardError {
             GuardError::Upstream(UpstreamError::Build(_)) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
             }
+            // Retryable by the SDKs' standard retry strategy, like Bedrock's own 503.
+            GuardError::Overloaded { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
         }
     }
 
@@ -176,6 +183,11 @@ mod tests {
                 }),
                 502,
                 "BadGatewayException",
+            ),
+            (
+                GuardError::Overloaded { limit: 1 },
+                503,
+                "ServiceUnavailableException",
             ),
         ];
         for (err, status, code) in cases {

@@ -20,6 +20,10 @@ use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, Targ
 use crate::config::{EnforcementMode, Snapshot};
 use crate::policy::{AuthzRequest, RequestContext, ResourceCheck};
 use crate::server::Shared;
+use crate::telemetry::audit::{Audit, Outcome};
+use crate::telemetry::body::observe;
+use crate::telemetry::metrics::{self as guard_metrics, GaugeGuard};
+use crate::telemetry::tokens::Tokens;
 
 /// Names the configuration snapshot that answered, on every response (forwarded or not).
 pub(crate) const CONFIG_VERSION_HEADER: &str = "x-bedrock-guard-config-version";
@@ -32,15 +36,30 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     // One snapshot for the whole request, streams included, so a reload mid-request cannot mix two
     // configurations.
     let snapshot = shared.live.load_full();
-    let mut response = match proxy(&shared, &snapshot, request, &request_id).await {
-        Ok(response) => {
+    let mut audit = Audit::begin(&request_id, &snapshot);
+    let in_flight = GaugeGuard::in_flight();
+    // Admission first, before reading a byte: overload must cost as little as possible.
+    let result = match shared.ops.admit() {
+        Ok(permit) => proxy(&shared, &snapshot, request, &request_id, &mut audit)
+            .await
+            .map(|response| (response, permit)),
+        Err(overloaded) => {
+            guard_metrics::record_overload();
+            Err(GuardError::Overloaded {
+                limit: overloaded.limit,
+            })
+        }
+    };
+    let mut response = match result {
+        Ok((response, permit)) => {
             tracing::debug!(
                 request_id,
                 status = response.status().as_u16(),
                 elapsed_us = started.elapsed().as_micros() as u64,
                 "forwarded"
             );
-            response
+            // The permit and the in-flight count last until the body ends, streams included.
+            observe(response, audit, vec![Box::new(permit), Box::new(in_flight)])
         }
         Err(err) => {
             if err.is_client_fault() {
@@ -48,7 +67,15 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             } else {
                 tracing::warn!(request_id, %method, path, error = %err, config_version = %snapshot.version, "failed");
             }
-            err.into_response_with_id(&request_id)
+            let message = err.to_string();
+            let response = err.into_response_with_id(&request_id);
+            audit.finish(
+                Outcome::Refused,
+                response.status().as_u16(),
+                Tokens::default(),
+                Some(&message),
+            );
+            response
         }
     };
     if let Ok(version) = HeaderValue::from_str(&snapshot.version) {
@@ -64,6 +91,7 @@ async fn proxy(
     snapshot: &Snapshot,
     request: Request,
     request_id: &str,
+    audit: &mut Audit,
 ) -> Result<Response, GuardError> {
     let (parts, body) = request.into_parts();
     let body = read_body(body, &parts.headers, snapshot.max_body_bytes).await?;
@@ -83,14 +111,20 @@ async fn proxy(
     let caller = snapshot
         .auth
         .authenticate(&incoming, peer, &shared.region, SystemTime::now())?;
+    audit.principal(&caller.principal);
     // A SigV4 client's credential scope picks the region (already checked against the allowed ones).
     let region = caller.region.as_deref().unwrap_or(&shared.region);
 
     let route = classify::classify(&parts.method, parts.uri.path(), parts.uri.query())?;
+    audit.route(&route, parts.uri.path());
     let body_model = match route.target {
         Target::ModelInBody => Some(classify::model_id_from_async_body(&body)?),
         _ => None,
     };
+
+    if let Some(id) = &body_model {
+        audit.body_model(id);
+    }
 
     let target = Call {
         caller: &caller,
@@ -98,8 +132,8 @@ async fn proxy(
         route: &route,
         body_model: body_model.as_ref(),
     };
-    authorize(shared, snapshot, &target, request_id).await?;
-    forward(shared, &target, &parts.method, &parts.headers, body).await
+    authorize(shared, snapshot, &target, request_id, audit).await?;
+    forward(shared, &target, &parts.method, &parts.headers, body, audit).await
 }
 
 /// What one request asks for, once authenticated and classified.
@@ -133,6 +167,7 @@ async fn authorize(
     snapshot: &Snapshot,
     call: &Call<'_>,
     request_id: &str,
+    audit: &mut Audit,
 ) -> Result<(), GuardError> {
     let Call {
         caller,
@@ -142,6 +177,7 @@ async fn authorize(
     } = *call;
     let principal = &caller.principal;
     let checks = resource_checks(shared, snapshot, region, route, body_model).await?;
+    audit.resources(&checks);
     let mut context = RequestContext::new();
     context.set("aws:RequestedRegion", region);
     principal.fill_context(&mut context);
@@ -153,7 +189,10 @@ async fn authorize(
         checks: &checks,
         context: &context,
     };
+    let evaluation = Instant::now();
     let decision = snapshot.policies.evaluate(&request);
+    guard_metrics::record_policy_evaluation(evaluation.elapsed());
+    audit.decision(&decision);
     let model = match (&route.target, body_model) {
         (Target::Model(id), _) | (_, Some(id)) => id.as_str(),
         _ => "",
@@ -270,6 +309,7 @@ async fn forward(
     method: &http::Method,
     client_headers: &HeaderMap,
     body: Bytes,
+    audit: &mut Audit,
 ) -> Result<Response, GuardError> {
     let url = shared.upstream.url(call.region, &call.route.upstream_path);
     let mut headers = forwardable_request_headers(client_headers)?;
@@ -301,10 +341,12 @@ async fn forward(
         outgoing.insert(name, value);
     }
 
+    audit.upstream_sent();
     let upstream = shared
         .upstream
         .send(method.clone(), &url, outgoing, body)
         .await?;
+    audit.upstream_response(upstream.status().as_u16(), upstream.headers());
 
     // Streams (application/vnd.amazon.eventstream) and plain bodies alike pass through chunk by chunk:
     // nothing is buffered, and dropping the client's body drops the upstream connection with it.

@@ -138,6 +138,7 @@ pub async fn start_guard_with_policy_files(
         },
         limits: LimitsConfig {
             max_body_bytes: options.max_body_bytes,
+            ..LimitsConfig::default()
         },
         ..Config::default()
     };

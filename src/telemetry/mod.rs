@@ -1,5 +1,17 @@
-//! Logging set-up. Decision lines go to the `bedrock_guard::decision` target, so they can be filtered
-//! or routed on their own.
+//! Logging set-up and the operational signals: decision lines go to the `bedrock_guard::decision`
+//! target and the per-request audit event to `bedrock_guard::audit`, so either can be filtered or routed
+//! on its own.
+//!
+//! - [`audit`]: the one audit event per request.
+//! - [`body`]: the response body wrapper that emits it when the answer completes.
+//! - [`tokens`]: token usage read from responses as they pass through (over `eventstream` framing).
+//! - [`metrics`]: Prometheus metrics behind the `metrics` facade.
+
+pub mod audit;
+pub mod body;
+mod eventstream;
+pub mod metrics;
+pub mod tokens;
 
 use std::io::IsTerminal;
 

@@ -1,0 +1,321 @@
+//! Token accounting from the responses as they pass through, in the four places Bedrock reports usage:
+//!
+//! | operation | where |
+//! |---|---|
+//! | InvokeModel | `X-Amzn-Bedrock-Input-Token-Count` / `-Output-Token-Count` response headers |
+//! | Converse | `usage.inputTokens` / `usage.outputTokens` in the JSON body |
+//! | ConverseStream | the `metadata` event frame's `usage` |
+//! | InvokeModelWithResponseStream | `amazon-bedrock-invocationMetrics` inside a `chunk` event's base64 `bytes` |
+//!
+//! Nothing here delays a byte: the meter sees copies of chunks already on their way to the client.
+//! Only the usage numbers are kept; prompt and completion text are never stored beyond the one frame
+//! (or the capped Converse body) being parsed.
+
+use base64::Engine;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::eventstream::FrameScanner;
+use crate::classify::Operation;
+
+/// Converse bodies larger than this are passed through without counting their tokens: the meter must
+/// not hold an unbounded copy of a response.
+pub const CONVERSE_OBSERVE_CAP: usize = 4 * 1024 * 1024;
+
+const INPUT_HEADER: &str = "x-amzn-bedrock-input-token-count";
+const OUTPUT_HEADER: &str = "x-amzn-bedrock-output-token-count";
+const INVOCATION_METRICS: &[u8] = b"amazon-bedrock-invocationMetrics";
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub input: Option<u64>,
+    pub output: Option<u64>,
+}
+
+#[derive(Debug)]
+enum Source {
+    /// Nothing to count (errors, other operations), or already known from the headers.
+    Done,
+    ConverseJson {
+        body: Vec<u8>,
+        overflowed: bool,
+    },
+    ConverseStream(FrameScanner),
+    InvokeStream(FrameScanner),
+}
+
+/// Collects the token usage of one response.
+#[derive(Debug)]
+pub struct TokenMeter {
+    source: Source,
+    tokens: Tokens,
+}
+
+impl TokenMeter {
+    /// A meter for an upstream response; only successful responses carry usage.
+    pub fn for_response(
+        operation: Option<Operation>,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> Self {
+        let mut meter = TokenMeter {
+            source: Source::Done,
+            tokens: Tokens::default(),
+        };
+        if !status.is_success() {
+            return meter;
+        }
+        match operation {
+            Some(Operation::InvokeModel) => {
+                meter.tokens = Tokens {
+                    input: header_u64(headers, INPUT_HEADER),
+                    output: header_u64(headers, OUTPUT_HEADER),
+                };
+            }
+            Some(Operation::Converse) => {
+                meter.source = Source::ConverseJson {
+                    body: Vec::new(),
+                    overflowed: false,
+                };
+            }
+            Some(Operation::ConverseStream) => {
+                meter.source = Source::ConverseStream(FrameScanner::new(&["metadata"]));
+            }
+            Some(Operation::InvokeModelWithResponseStream) => {
+                meter.source = Source::InvokeStream(FrameScanner::new(&["chunk"]));
+            }
+            _ => {}
+        }
+        meter
+    }
+
+    /// Sees one chunk of the response body.
+    pub fn observe(&mut self, chunk: &[u8]) {
+        let tokens = &mut self.tokens;
+        match &mut self.source {
+            Source::Done => {}
+            Source::ConverseJson { body, overflowed } => {
+                if *overflowed {
+                    return;
+                }
+                if body.len() + chunk.len() > CONVERSE_OBSERVE_CAP {
+                    *overflowed = true;
+                    body.clear();
+                    body.shrink_to_fit();
+                    tracing::debug!(
+                        cap = CONVERSE_OBSERVE_CAP,
+                        "Converse response too large to count its tokens"
+                    );
+                    return;
+                }
+                body.extend_from_slice(chunk);
+            }
+            Source::ConverseStream(scanner) => scanner.feed(chunk, &mut |_, payload| {
+                if let Some(found) = converse_usage(payload) {
+                    *tokens = found;
+                }
+            }),
+            Source::InvokeStream(scanner) => scanner.feed(chunk, &mut |_, payload| {
+                if let Some(found) = invocation_metrics(payload) {
+                    *tokens = found;
+                }
+            }),
+        }
+    }
+
+    /// The usage seen so far (final once the body has ended).
+    pub fn finish(&mut self) -> Tokens {
+        if let Source::ConverseStream(scanner) | Source::InvokeStream(scanner) = &self.source {
+            if scanner.is_broken() {
+                tracing::debug!("response is not a well-formed event stream; tokens not counted");
+            }
+        }
+        if let Source::ConverseJson { body, overflowed } = &mut self.source {
+            if !*overflowed {
+                if let Some(found) = converse_usage(body) {
+                    self.tokens = found;
+                }
+            }
+            self.source = Source::Done;
+        }
+        self.tokens
+    }
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+#[derive(Deserialize)]
+struct WithUsage {
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Usage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+}
+
+/// `{"usage": {"inputTokens": .., "outputTokens": ..}, ...}`: a Converse body or a ConverseStream
+/// `metadata` payload.
+fn converse_usage(json: &[u8]) -> Option<Tokens> {
+    let usage = serde_json::from_slice::<WithUsage>(json).ok()?.usage?;
+    Some(Tokens {
+        input: usage.input_tokens,
+        output: usage.output_tokens,
+    })
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    bytes: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChunkBody {
+    #[serde(rename = "amazon-bedrock-invocationMetrics")]
+    metrics: Option<InvocationMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InvocationMetrics {
+    input_token_count: Option<u64>,
+    output_token_count: Option<u64>,
+}
+
+/// A `chunk` event payload `{"bytes": "<base64 model JSON>"}`; the model JSON of the last chunk carries
+/// `amazon-bedrock-invocationMetrics`. Most chunks do not, so they are rejected before a JSON parse.
+fn invocation_metrics(payload: &[u8]) -> Option<Tokens> {
+    let encoded = serde_json::from_slice::<Chunk>(payload).ok()?.bytes?;
+    let inner = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    if !inner
+        .windows(INVOCATION_METRICS.len())
+        .any(|w| w == INVOCATION_METRICS)
+    {
+        return None;
+    }
+    let metrics = serde_json::from_slice::<ChunkBody>(&inner).ok()?.metrics?;
+    Some(Tokens {
+        input: metrics.input_token_count,
+        output: metrics.output_token_count,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::eventstream::tests::event;
+    use super::*;
+
+    fn meter(op: Operation) -> TokenMeter {
+        TokenMeter::for_response(Some(op), StatusCode::OK, &HeaderMap::new())
+    }
+
+    fn feed_in_pieces(meter: &mut TokenMeter, bytes: &[u8], piece: usize) {
+        for chunk in bytes.chunks(piece) {
+            meter.observe(chunk);
+        }
+    }
+
+    #[test]
+    fn invoke_model_reads_the_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(INPUT_HEADER, "11".parse().unwrap());
+        headers.insert(OUTPUT_HEADER, "7".parse().unwrap());
+        let mut m =
+            TokenMeter::for_response(Some(Operation::InvokeModel), StatusCode::OK, &headers);
+        m.observe(b"{\"whatever\":1}");
+        assert_eq!(
+            m.finish(),
+            Tokens {
+                input: Some(11),
+                output: Some(7)
+            }
+        );
+    }
+
+    #[test]
+    fn converse_reads_usage_from_the_body_in_pieces() {
+        let body = br#"{"output":{"message":{"content":[{"text":"hi"}]}},"usage":{"inputTokens":12,"outputTokens":5,"totalTokens":17}}"#;
+        let mut m = meter(Operation::Converse);
+        feed_in_pieces(&mut m, body, 5);
+        assert_eq!(
+            m.finish(),
+            Tokens {
+                input: Some(12),
+                output: Some(5)
+            }
+        );
+    }
+
+    #[test]
+    fn converse_bodies_over_the_cap_are_not_counted() {
+        let mut m = meter(Operation::Converse);
+        m.observe(&vec![b' '; CONVERSE_OBSERVE_CAP]);
+        m.observe(br#"{"usage":{"inputTokens":1,"outputTokens":1}}"#);
+        assert_eq!(m.finish(), Tokens::default());
+    }
+
+    #[test]
+    fn converse_stream_reads_the_metadata_frame() {
+        let mut stream = event("messageStart", r#"{"role":"assistant"}"#);
+        stream.extend(event(
+            "contentBlockDelta",
+            r#"{"contentBlockIndex":0,"delta":{"text":"hello"}}"#,
+        ));
+        stream.extend(event(
+            "metadata",
+            r#"{"usage":{"inputTokens":9,"outputTokens":2,"totalTokens":11},"metrics":{"latencyMs":4}}"#,
+        ));
+        for piece in [1, 10, stream.len()] {
+            let mut m = meter(Operation::ConverseStream);
+            feed_in_pieces(&mut m, &stream, piece);
+            assert_eq!(
+                m.finish(),
+                Tokens {
+                    input: Some(9),
+                    output: Some(2)
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn invoke_stream_reads_invocation_metrics_from_the_last_chunk() {
+        let chunk = |inner: &str| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(inner);
+            event("chunk", &format!(r#"{{"bytes":"{encoded}"}}"#))
+        };
+        let mut stream = chunk(r#"{"type":"content_block_delta","delta":{"text":"part 1"}}"#);
+        stream.extend(chunk(
+            r#"{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":8,"outputTokenCount":3,"invocationLatency":10,"firstByteLatency":2}}"#,
+        ));
+        let mut m = meter(Operation::InvokeModelWithResponseStream);
+        feed_in_pieces(&mut m, &stream, 3);
+        assert_eq!(
+            m.finish(),
+            Tokens {
+                input: Some(8),
+                output: Some(3)
+            }
+        );
+    }
+
+    #[test]
+    fn errors_and_other_operations_count_nothing() {
+        let mut m = TokenMeter::for_response(
+            Some(Operation::Converse),
+            StatusCode::TOO_MANY_REQUESTS,
+            &HeaderMap::new(),
+        );
+        m.observe(br#"{"usage":{"inputTokens":1}}"#);
+        assert_eq!(m.finish(), Tokens::default());
+        let mut m = meter(Operation::CountTokens);
+        m.observe(br#"{"inputTokens":42}"#);
+        assert_eq!(m.finish(), Tokens::default());
+    }
+}
