@@ -66,6 +66,9 @@ impl GuardOptions {
 /// A running guard; stops (gracefully) when dropped.
 pub struct RunningGuard {
     pub addr: SocketAddr,
+    /// The admin listener (health, metrics, reload API).
+    pub admin_addr: SocketAddr,
+    _admin_stop: oneshot::Sender<()>,
     /// Where the policy files live (`policy-N.json`, `shadow-N.json`).
     pub dir: std::path::PathBuf,
     pub reloader: std::sync::Arc<Reloader>,
@@ -167,11 +170,25 @@ pub async fn start_guard_with_policy_files(
     let addr = listener.local_addr().unwrap();
     let reloader = guard.reloader().clone();
     let (stop, stopped) = oneshot::channel::<()>();
+    // The admin listener too, on its own port, stopping with the proxy.
+    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_addr = admin_listener.local_addr().unwrap();
+    let (admin_stop, admin_stopped) = oneshot::channel::<()>();
+    let admin_guard = guard.clone();
+    tokio::spawn(async move {
+        admin_guard
+            .serve_admin(admin_listener, async move {
+                let _ = admin_stopped.await;
+            })
+            .await
+    });
     tokio::spawn(guard.serve(listener, async move {
         let _ = stopped.await;
     }));
     RunningGuard {
         addr,
+        admin_addr,
+        _admin_stop: admin_stop,
         dir: dir.path().to_owned(),
         reloader,
         _stop: stop,
