@@ -247,6 +247,28 @@ fn restart_required(running: &Config, candidate: &Config) -> Vec<String> {
     check("upstream", running.upstream != candidate.upstream);
     check("log", running.log != candidate.log);
     check("reload", running.reload != candidate.reload);
+    check(
+        "admin_listen",
+        running.admin_listen != candidate.admin_listen,
+    );
+    check(
+        "shutdown_grace_secs",
+        running.shutdown_grace_secs != candidate.shutdown_grace_secs,
+    );
+    // The body cap is read per request from the snapshot; the connection limits are not.
+    let (a, b) = (&running.limits, &candidate.limits);
+    check(
+        "limits.max_concurrent_requests",
+        a.max_concurrent_requests != b.max_concurrent_requests,
+    );
+    check(
+        "limits.header_read_timeout_secs",
+        a.header_read_timeout_secs != b.header_read_timeout_secs,
+    );
+    check(
+        "limits.idle_timeout_secs",
+        a.idle_timeout_secs != b.idle_timeout_secs,
+    );
     changed
 }
 
