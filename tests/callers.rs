@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_bedrockruntime::config::{Credentials, Region, Token};
@@ -18,6 +18,7 @@ use bedrock_guard::config::{
     AccessKeyEntry, ApiKeyEntry, Config, PrincipalEntry, TrustedHeaderConfig,
 };
 use support::guard::{start_guard, GuardOptions, RunningGuard};
+use support::sts::{StsDouble, ROLE_ACCESS_KEY, ROLE_SECRET_KEY, ROLE_SESSION_TOKEN};
 use support::{BedrockDouble, RecordedRequest};
 
 const REGION: &str = "us-east-1";
@@ -440,42 +441,12 @@ async fn revoking_a_key_in_a_key_file_takes_effect_on_reload() {
         .unwrap();
 }
 
-/// A minimal STS double: answers AssumeRole with fixed role credentials and records the form bodies.
-async fn start_sts() -> (String, Arc<Mutex<Vec<String>>>) {
-    use axum::routing::post;
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let record = seen.clone();
-    let app = axum::Router::new().route(
-        "/",
-        post(move |body: String| {
-            let record = record.clone();
-            async move {
-                record.lock().unwrap().push(body);
-                (
-                    [("content-type", "text/xml")],
-                    r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <AssumeRoleResult>
-    <SourceIdentity>app-c</SourceIdentity>
-    <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/bedrock-app-c/app-c</Arn><AssumedRoleId>AROAEXAMPLE:app-c</AssumedRoleId></AssumedRoleUser>
-    <Credentials><AccessKeyId>ASIAROLEEXAMPLE</AccessKeyId><SecretAccessKey>role/secret/KEY</SecretAccessKey><SessionToken>role-session-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
-  </AssumeRoleResult>
-  <ResponseMetadata><RequestId>sts-double</RequestId></ResponseMetadata>
-</AssumeRoleResponse>"#,
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
-
 #[tokio::test]
 async fn a_principal_can_call_bedrock_as_its_own_assumed_role() {
     let double = BedrockDouble::start(REGION).await;
-    double.accept_credentials("ASIAROLEEXAMPLE", "role/secret/KEY", "role-session-token");
-    let (sts_url, sts_calls) = start_sts().await;
+    double.accept_credentials(ROLE_ACCESS_KEY, ROLE_SECRET_KEY, ROLE_SESSION_TOKEN);
+    let sts = StsDouble::start().await;
+    let sts_url = sts.url.clone();
     let gw = gateway(&double, move |config| {
         let mut app_c = principal("app-c", "search");
         app_c.assume_role_arn = Some("arn:aws:iam::123456789012:role/bedrock-app-c".into());
@@ -513,7 +484,7 @@ async fn a_principal_can_call_bedrock_as_its_own_assumed_role() {
         .unwrap()
         .contains(&format!("Credential={}/", support::PROXY_ACCESS_KEY)));
 
-    let calls = sts_calls.lock().unwrap().clone();
+    let calls = sts.calls();
     assert_eq!(calls.len(), 1, "the role session is cached");
     let form = &calls[0];
     assert!(form.contains("Action=AssumeRole"), "{form}");

@@ -17,6 +17,7 @@ pub mod eventstream;
 pub mod guard;
 pub mod logs;
 pub mod sigv4;
+pub mod sts;
 
 pub use double::{
     BedrockDouble, Mode, RecordedRequest, PROXY_ACCESS_KEY, PROXY_SECRET_KEY, PROXY_SESSION_TOKEN,
