@@ -337,16 +337,21 @@ async fn a_tampered_body_fails_the_signature() {
     assert_eq!(double.requests().len(), 1);
 }
 
+/// The gateway, also believing `x-mesh-principal` from `trusted`.
+async fn gateway_behind_mesh(double: &BedrockDouble, trusted: &'static str) -> Gateway {
+    gateway(double, move |config| {
+        config.auth.trusted_header = Some(TrustedHeaderConfig {
+            header: "x-mesh-principal".into(),
+            trusted_cidrs: vec![trusted.into()],
+        });
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_trusted_front_proxy_names_the_principal() {
     let double = BedrockDouble::start(REGION).await;
-    let gw = gateway(&double, |config| {
-        config.auth.trusted_header = Some(TrustedHeaderConfig {
-            header: "x-mesh-principal".into(),
-            trusted_cidrs: vec!["127.0.0.0/8".into()],
-        });
-    })
-    .await;
+    let gw = gateway_behind_mesh(&double, "127.0.0.0/8").await;
     let call = |who: &'static str| {
         reqwest::Client::new()
             .post(format!(
@@ -374,13 +379,7 @@ async fn a_trusted_front_proxy_names_the_principal() {
 #[tokio::test]
 async fn an_identity_header_from_an_untrusted_network_is_refused() {
     let double = BedrockDouble::start(REGION).await;
-    let gw = gateway(&double, |config| {
-        config.auth.trusted_header = Some(TrustedHeaderConfig {
-            header: "x-mesh-principal".into(),
-            trusted_cidrs: vec!["10.0.0.0/8".into()],
-        });
-    })
-    .await;
+    let gw = gateway_behind_mesh(&double, "10.0.0.0/8").await;
     // Even with a valid API key: an untrusted source asserting an identity is an attack.
     let response = reqwest::Client::new()
         .post(format!(
