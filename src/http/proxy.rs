@@ -1,11 +1,11 @@
-//! One request, in phases: classify, read the body, authorize, re-sign, forward, stream back.
+//! One request, in phases: admit, read the body, authenticate, classify, authorize, re-sign,
+//! forward, stream back (observed for the audit event as it passes).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
-use std::net::SocketAddr;
-
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
