@@ -4,7 +4,7 @@
 # files, so it runs with a read-only root filesystem.
 #
 #   docker build -t bedrock-guard .
-#   docker run --read-only -p 8787:8787 -p 9090:9090 -e AWS_REGION=us-east-1 bedrock-guard
+#   docker run --read-only -p 9090:9090 -e AWS_REGION=us-east-1 bedrock-guard
 
 # ---- build ----------------------------------------------------------------------------------------
 # rust-toolchain.toml pins 1.95.0: use the image of the same version so nothing is downloaded. The full
@@ -30,9 +30,10 @@ RUN touch src/main.rs src/lib.rs \
 # ---- runtime --------------------------------------------------------------------------------------
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/bedrock-guard /usr/local/bin/bedrock-guard
-# A working default: the gateway example (0.0.0.0:8787, admin on 9090) and its policies. Kubernetes
-# and ECS mount their own configuration over /etc/bedrock-guard.
-COPY config/gateway.toml /etc/bedrock-guard/config/bedrock-guard.toml
+# A working default: the sidecar example (proxy on 127.0.0.1:8787 for containers sharing the network
+# namespace, admin on 0.0.0.0:9090) and its policy. The gateway mounts its own configuration over
+# /etc/bedrock-guard; a network listener needs client authentication ([auth], see deploy/README.md).
+COPY config/sidecar.toml /etc/bedrock-guard/config/bedrock-guard.toml
 COPY config/policies/org-allowlist.json /etc/bedrock-guard/policies/
 
 # distroless "nonroot": uid/gid 65532, no home directory writes needed.

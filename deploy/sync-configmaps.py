@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the ConfigMaps in deploy/kubernetes/ from the files in config/, so what is deployed is what
-is tested. Run after editing config/sidecar.toml, config/gateway.toml or config/policies/*.json;
+is tested. Run after editing config/sidecar.toml, config/gateway-kubernetes.toml or config/policies/*.json;
 deploy/validate.py (CI) fails when they drift apart.
 
     python3 deploy/sync-configmaps.py
@@ -17,8 +17,11 @@ TARGETS = [
         "bedrock-guard",
         "gateway",
         {
-            "bedrock-guard-config": {"bedrock-guard.toml": "config/gateway.toml"},
-            "bedrock-guard-policies": {"org-allowlist.json": "config/policies/org-allowlist.json"},
+            "bedrock-guard-config": {"bedrock-guard.toml": "config/gateway-kubernetes.toml"},
+            "bedrock-guard-policies": {
+                "org-allowlist.json": "config/policies/org-allowlist.json",
+                "gateway-teams.json": "config/policies/gateway-teams.json",
+            },
         },
     ),
     (

@@ -12,6 +12,8 @@ use crate::telemetry;
 
 /// Exit code for a configuration that cannot be used (sysexits EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
+/// Exit code for a command line that cannot be used (sysexits EX_USAGE).
+pub const EXIT_USAGE: u8 = 64;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,9 +30,26 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy. Without arguments: loopback only, embedded default policy, AWS default credentials.
     Serve(ServeArgs),
+    /// Issue client credentials for a gateway.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Probe a running guard's admin listener (`/readyz`, or `/healthz` with `--live`); exit 0 when it
     /// answers 200. For container health checks in images without a shell or curl.
     Health(HealthArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new key once, and the config lines that grant it to a principal. Only the hash is
+    /// stored; the key cannot be recovered later.
+    New {
+        /// The `[[principals]]` name the key identifies.
+        #[arg(long)]
+        principal: String,
+        /// Issue a SigV4 access key id / secret pair instead of an API key (bearer token).
+        #[arg(long)]
+        sigv4: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,8 +93,60 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Keys(KeysCommand::New { principal, sigv4 }) => new_key(&principal, sigv4),
         Command::Health(args) => crate::admin::probe(args.admin, args.live),
     }
+}
+
+fn new_key(principal: &str, sigv4: bool) -> ExitCode {
+    if principal.is_empty() || principal.contains(['"', '\\', '\n']) {
+        eprintln!("bedrock-guard: --principal must be a plain name");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let key = match crate::auth::api_key::generate() {
+        Ok(key) => key,
+        Err(err) => {
+            eprintln!("bedrock-guard: no randomness available: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if sigv4 {
+        // An access key id in AWS's shape (20 upper-case characters) and a 40-character secret, so
+        // every SDK's credential validation accepts them.
+        let id: String = key[crate::auth::api_key::KEY_PREFIX.len()..]
+            .chars()
+            .take(16)
+            .collect::<String>()
+            .to_ascii_uppercase();
+        let access_key_id = format!("BGAK{id}");
+        let secret: String = key[crate::auth::api_key::KEY_PREFIX.len()..]
+            .chars()
+            .skip(16)
+            .take(40)
+            .collect();
+        println!("AWS_ACCESS_KEY_ID={access_key_id}");
+        println!("AWS_SECRET_ACCESS_KEY={secret}");
+        println!();
+        println!(
+            "# Give the client the two lines above (shown only now). Store the secret in a file"
+        );
+        println!("# (say secrets/{principal}.secret, mode 0600) and add to the gateway config:");
+        println!("[[auth.access_keys]]");
+        println!("principal = \"{principal}\"");
+        println!("access_key_id = \"{access_key_id}\"");
+        println!("secret_file = \"secrets/{principal}.secret\"");
+    } else {
+        println!("{key}");
+        println!();
+        println!(
+            "# Give the client the key above (shown only now), e.g. AWS_BEARER_TOKEN_BEDROCK={key}"
+        );
+        println!("# and add to the gateway config (or to a file listed in [auth] api_key_files):");
+        println!("[[auth.api_keys]]");
+        println!("principal = \"{principal}\"");
+        println!("sha256 = \"{}\"", crate::auth::api_key::hash_hex(&key));
+    }
+    ExitCode::SUCCESS
 }
 
 fn serve(args: ServeArgs) -> ExitCode {

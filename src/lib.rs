@@ -2,6 +2,7 @@
 //!
 //! A request flows through these modules, in order:
 //!
+//! - [`auth`]: who is calling (fixed principal, API keys, SigV4 with gateway keys, trusted header).
 //! - [`classify`]: which operation (InvokeModel, Converse, ...), which model id (canonicalized: decoded
 //!   once, hostile forms refused), and which resource ARNs the call is authorized against.
 //! - [`policy`]: a pure IAM/SCP-style engine; compiled once per configuration, evaluated per request.
@@ -16,6 +17,7 @@
 //! shutdown), [`admin`] (health, readiness, metrics and the admin API) and [`cli`].
 
 pub mod admin;
+pub mod auth;
 pub mod aws;
 pub mod classify;
 pub mod cli;

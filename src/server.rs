@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::aws::{self, AccountResolver, CredentialCache};
+use crate::auth::Principal;
+use crate::aws::{self, AccountResolver, CredentialCache, CredentialsError, RoleSessions};
 use crate::config::{self, Config, ConfigError, Overrides, Reloader, Snapshot};
 use crate::ops::Ops;
 use crate::upstream::{self, Upstream, UpstreamError};
@@ -36,9 +37,24 @@ pub(crate) struct Shared {
     pub(crate) live: Arc<ArcSwap<Snapshot>>,
     pub(crate) region: String,
     pub(crate) credentials: CredentialCache,
+    pub(crate) roles: RoleSessions,
     pub(crate) account: AccountResolver,
     pub(crate) upstream: Upstream,
     pub(crate) ops: Ops,
+}
+
+impl Shared {
+    /// The credentials to sign `principal`'s calls with: its own role session when it has one,
+    /// otherwise the proxy's.
+    pub(crate) async fn credentials_for(
+        &self,
+        principal: &Principal,
+    ) -> Result<Arc<aws_credential_types::Credentials>, CredentialsError> {
+        match &principal.assume_role_arn {
+            Some(role) => self.roles.session(&principal.name, role).get().await,
+            None => self.credentials.get().await,
+        }
+    }
 }
 
 /// A configured guard, ready to serve.
@@ -198,15 +214,23 @@ impl GuardBuilder {
                 FALLBACK_REGION.to_owned()
             }
         };
-        let endpoint = config
-            .upstream
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| upstream::default_endpoint(&region));
+        // Without an explicit endpoint, follow the request's region (SigV4 clients may select one).
+        let endpoint = config.upstream.endpoint.clone().unwrap_or_else(|| {
+            // The partition's domain comes from the home region (China differs); allowed regions
+            // are in the same partition.
+            upstream::default_endpoint(&region).replace(&region, upstream::REGION_PLACEHOLDER)
+        });
         let upstream = Upstream::new(&config.upstream, &endpoint)?;
+        let sts = {
+            let mut builder = aws_sdk_sts::config::Builder::from(&sdk_config);
+            if let Some(endpoint) = &config.upstream.sts_endpoint {
+                builder = builder.endpoint_url(endpoint);
+            }
+            aws_sdk_sts::Client::from_conf(builder.build())
+        };
         let account = match &config.account_id {
             Some(id) => AccountResolver::fixed(id.clone()),
-            None => AccountResolver::from_sts(&sdk_config),
+            None => AccountResolver::from_sts(sts.clone()),
         };
 
         for origin in &snapshot.policy_origins {
@@ -215,7 +239,20 @@ impl GuardBuilder {
         for line in snapshot.policies.describe() {
             tracing::info!(statement = %line, "enforcing");
         }
-        tracing::info!(principal = %snapshot.principal_arn, version = %snapshot.version, "every caller is this principal");
+        if snapshot.auth.is_enabled() {
+            tracing::info!(version = %snapshot.version, "clients must authenticate (API key, SigV4 gateway key or trusted header)");
+        } else {
+            if !config.listen.ip().is_loopback() && !config.auth.allow_unauthenticated_network {
+                return Err(StartError::Config(ConfigError::Invalid {
+                    origin: "config".to_owned(),
+                    message: format!(
+                        "refusing to listen on {} without client authentication: anyone who can reach it would call Bedrock with this proxy's credentials. Configure [auth] (API keys, access keys or a trusted header), listen on a loopback address, or set [auth] allow_unauthenticated_network = true",
+                        config.listen
+                    ),
+                }));
+            }
+            tracing::info!(principal = %snapshot.auth.fixed_principal().arn, version = %snapshot.version, "every caller is this principal");
+        }
 
         crate::telemetry::metrics::install();
         crate::telemetry::metrics::set_config_version(&snapshot.version);
@@ -235,6 +272,7 @@ impl GuardBuilder {
                 live,
                 region,
                 credentials: CredentialCache::new(aws::provider_of(&sdk_config)),
+                roles: RoleSessions::new(sts),
                 account,
                 upstream,
                 ops,

@@ -23,12 +23,16 @@ fn guard_command(home: &std::path::Path) -> Command {
     cmd
 }
 
-/// Reads JSON log lines from the child's stderr until one has `message == wanted`; returns it and
-/// the lines seen (the reader stays alive in a thread so the child never blocks on a full pipe).
-fn wait_for_log(
-    child: &mut Child,
-    wanted: &str,
-) -> (serde_json::Value, std::sync::mpsc::Receiver<String>) {
+/// What a started child logged: the awaited line, the lines before it, and the rest as they come.
+struct Logs {
+    found: serde_json::Value,
+    before: Vec<String>,
+    rest: std::sync::mpsc::Receiver<String>,
+}
+
+/// Reads JSON log lines from the child's stderr until one has `message == wanted` (the reader stays
+/// alive in a thread so the child never blocks on a full pipe).
+fn wait_for_log(child: &mut Child, wanted: &str) -> Logs {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -45,7 +49,11 @@ fn wait_for_log(
             .unwrap_or_else(|_| panic!("no {wanted:?} log line; saw:\n{}", seen.join("\n")));
         if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
             if json["message"] == wanted {
-                return (json, rx);
+                return Logs {
+                    found: json,
+                    before: seen,
+                    rest: rx,
+                };
             }
         }
         seen.push(line);
@@ -61,22 +69,44 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
     child.wait().unwrap()
 }
 
+/// `bedrock-guard serve` on a free loopback port with JSON logs and an upstream where nothing
+/// listens (an allowed call answers 503, a denied one 403), plus `args`. Returns once it listens.
+fn serve(home: &std::path::Path, args: &[&str]) -> (Child, String, Logs) {
+    let mut child = guard_command(home)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--upstream-endpoint", "http://127.0.0.1:9"])
+        .args(args)
+        .spawn()
+        .unwrap();
+    let logs = wait_for_log(&mut child, "bedrock-guard listening");
+    let addr = logs.found["addr"].as_str().unwrap().to_owned();
+    (child, addr, logs)
+}
+
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+const DENY_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+
+fn config_version(response: &reqwest::Response) -> String {
+    response.headers()["x-bedrock-guard-config-version"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn serve_with_no_config_listens_on_loopback_and_enforces_the_default_policy() {
     let home = tempfile::tempdir().unwrap();
-    let mut child = guard_command(home.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args([
-            "--region",
-            "us-east-1",
-            "--upstream-endpoint",
-            "http://127.0.0.1:9",
-        ])
-        .spawn()
-        .unwrap();
-    let (listening, _logs) = wait_for_log(&mut child, "bedrock-guard listening");
-    let addr = listening["addr"].as_str().unwrap().to_owned();
+    let (mut child, addr, logs) = serve(home.path(), &["--region", "us-east-1"]);
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert!(
+        logs.before
+            .iter()
+            .any(|l| l.contains("\"enforcing\"") && l.contains("InferenceOnServerlessModels")),
+        "start-up logs what is enforced: {:?}",
+        logs.before
+    );
 
     // The embedded default denies provisioned models: the answer proves which policy is live.
     let response = reqwest::Client::new()
@@ -95,30 +125,6 @@ async fn serve_with_no_config_listens_on_loopback_and_enforces_the_default_polic
 
     let status = terminate(&mut child);
     assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
-}
-
-#[test]
-fn startup_logs_what_is_enforced() {
-    let home = tempfile::tempdir().unwrap();
-    let mut child = guard_command(home.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args([
-            "--region",
-            "us-east-1",
-            "--upstream-endpoint",
-            "http://127.0.0.1:9",
-        ])
-        .spawn()
-        .unwrap();
-    let (enforcing, _logs) = wait_for_log(&mut child, "enforcing");
-    assert!(
-        enforcing["statement"]
-            .as_str()
-            .unwrap()
-            .contains("InferenceOnServerlessModels"),
-        "{enforcing}"
-    );
-    terminate(&mut child);
 }
 
 #[test]
@@ -142,32 +148,25 @@ fn the_example_config_is_valid() {
     let home = tempfile::tempdir().unwrap();
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/bedrock-guard.toml");
     let mut child = guard_command(home.path())
+        .args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
         .args([
-            "serve",
-            "--config",
-            config,
-            "--listen",
-            "127.0.0.1:0",
             "--log-format",
             "json",
+            "--upstream-endpoint",
+            "http://127.0.0.1:9",
         ])
-        .args(["--upstream-endpoint", "http://127.0.0.1:9"])
         .spawn()
         .unwrap();
-    let (listening, _logs) = wait_for_log(&mut child, "bedrock-guard listening");
-    assert_eq!(listening["region"], "us-east-1");
+    let logs = wait_for_log(&mut child, "bedrock-guard listening");
+    assert_eq!(logs.found["region"], "us-east-1");
     assert!(terminate(&mut child).success());
 }
 
 #[tokio::test]
 async fn sighup_reloads_the_config_file() {
     let home = tempfile::tempdir().unwrap();
-    let allow =
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    let deny =
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
     let policy = home.path().join("policy.json");
-    std::fs::write(&policy, allow).unwrap();
+    std::fs::write(&policy, ALLOW_ALL).unwrap();
     let config = home.path().join("guard.toml");
     // Watching off: only the signal can cause the reload.
     std::fs::write(
@@ -175,30 +174,16 @@ async fn sighup_reloads_the_config_file() {
         "region = \"us-east-1\"\naccount_id = \"123456789012\"\n[policy]\nfiles = [\"policy.json\"]\n[reload]\nwatch = false\n",
     )
     .unwrap();
-    let mut child = guard_command(home.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .arg("--config")
-        .arg(&config)
-        .args(["--upstream-endpoint", "http://127.0.0.1:9"])
-        .spawn()
-        .unwrap();
-    let (listening, logs) = wait_for_log(&mut child, "bedrock-guard listening");
-    let addr = listening["addr"].as_str().unwrap().to_owned();
+    let (mut child, addr, logs) = serve(home.path(), &["--config", config.to_str().unwrap()]);
     let url = format!("http://{addr}/model/amazon.nova-lite-v1%3A0/invoke");
     let client = reqwest::Client::new();
-    let version = |r: &reqwest::Response| {
-        r.headers()["x-bedrock-guard-config-version"]
-            .to_str()
-            .unwrap()
-            .to_owned()
-    };
 
     // Allowed, but nothing listens upstream: 503 proves the policy let it through.
     let before = client.post(&url).body("{}").send().await.unwrap();
     assert_eq!(before.status(), 503);
-    assert!(version(&before).starts_with("1-"));
+    assert!(config_version(&before).starts_with("1-"));
 
-    std::fs::write(&policy, deny).unwrap();
+    std::fs::write(&policy, DENY_ALL).unwrap();
     let status = Command::new("kill")
         .args(["-HUP", &child.id().to_string()])
         .status()
@@ -207,6 +192,7 @@ async fn sighup_reloads_the_config_file() {
     // Wait for the reload's log line rather than sleeping.
     loop {
         let line = logs
+            .rest
             .recv_timeout(Duration::from_secs(30))
             .expect("reload logged");
         if line.contains("configuration reloaded") {
@@ -215,7 +201,11 @@ async fn sighup_reloads_the_config_file() {
     }
     let after = client.post(&url).body("{}").send().await.unwrap();
     assert_eq!(after.status(), 403);
-    assert!(version(&after).starts_with("2-"), "{}", version(&after));
+    assert!(
+        config_version(&after).starts_with("2-"),
+        "{}",
+        config_version(&after)
+    );
     assert!(terminate(&mut child).success());
 }
 
@@ -223,47 +213,30 @@ async fn sighup_reloads_the_config_file() {
 async fn a_policy_given_on_the_command_line_is_watched() {
     let home = tempfile::tempdir().unwrap();
     let policy = home.path().join("policy.json");
-    std::fs::write(
-        &policy,
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-    )
-    .unwrap();
-    let mut child = guard_command(home.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args([
+    std::fs::write(&policy, ALLOW_ALL).unwrap();
+    let (mut child, addr, _logs) = serve(
+        home.path(),
+        &[
             "--region",
             "us-east-1",
-            "--upstream-endpoint",
-            "http://127.0.0.1:9",
-        ])
-        .arg("--policy")
-        .arg(&policy)
-        .spawn()
-        .unwrap();
-    let (listening, _logs) = wait_for_log(&mut child, "bedrock-guard listening");
-    let url = format!(
-        "http://{}/model/amazon.nova-lite-v1%3A0/invoke",
-        listening["addr"].as_str().unwrap()
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
     );
+    let url = format!("http://{addr}/model/amazon.nova-lite-v1%3A0/invoke");
     let client = reqwest::Client::new();
     assert_eq!(
         client.post(&url).body("{}").send().await.unwrap().status(),
         503
     );
 
-    std::fs::write(
-        &policy,
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#,
-    )
-    .unwrap();
+    std::fs::write(&policy, DENY_ALL).unwrap();
     // Poll the live decision (bounded) until the watcher has reloaded.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let response = client.post(&url).body("{}").send().await.unwrap();
         if response.status() == 403 {
-            let version = response.headers()["x-bedrock-guard-config-version"]
-                .to_str()
-                .unwrap();
+            let version = config_version(&response);
             assert!(version.starts_with("2-"), "{version}");
             break;
         }
@@ -273,6 +246,77 @@ async fn a_policy_given_on_the_command_line_is_watched() {
         );
         tokio::task::yield_now().await;
     }
+    assert!(terminate(&mut child).success());
+}
+
+#[test]
+fn keys_new_prints_a_key_once_and_a_config_entry_that_accepts_it() {
+    let home = tempfile::tempdir().unwrap();
+    let output = guard_command(home.path())
+        .args(["keys", "new", "--principal", "chat-app"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let key = stdout.lines().next().unwrap();
+    assert!(key.starts_with("bgk_"), "{stdout}");
+    let snippet: String = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("[[auth.api_keys]]"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // The printed entry, pasted into a config, recognizes exactly this key.
+    let config: toml::Value = toml::from_str(&snippet).unwrap();
+    let entry = &config["auth"]["api_keys"][0];
+    assert_eq!(entry["principal"].as_str(), Some("chat-app"));
+    assert_eq!(
+        entry["sha256"].as_str(),
+        Some(bedrock_guard::auth::api_key::hash_hex(key).as_str())
+    );
+    assert!(!snippet.contains(key), "the config holds only the hash");
+
+    let sigv4 = guard_command(home.path())
+        .args(["keys", "new", "--principal", "chat-app", "--sigv4"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(sigv4.stdout).unwrap();
+    let id = stdout
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("AWS_ACCESS_KEY_ID=")
+        .unwrap();
+    assert_eq!(id.len(), 20);
+    assert!(stdout.contains(&format!("access_key_id = \"{id}\"")));
+    assert!(stdout.contains("secret_file = "));
+}
+
+#[tokio::test]
+async fn the_gateway_example_config_authenticates_with_its_demo_key() {
+    let home = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/gateway.toml");
+    let (mut child, addr, _logs) = serve(home.path(), &["--config", config]);
+    let url = format!("http://{addr}/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse");
+    let client = reqwest::Client::new();
+    let anonymous = client.post(&url).body("{}").send().await.unwrap();
+    assert_eq!(anonymous.status(), 403);
+    assert_eq!(
+        anonymous.headers()["x-amzn-errortype"],
+        "MissingAuthenticationTokenException"
+    );
+    // The demo key is chat-app (team search): allowed, so the call reaches the (absent) upstream.
+    // The example config has no account_id, but a foundation-model call needs none.
+    let demo = client
+        .post(&url)
+        .bearer_auth("bgk_demo_chat_app_do_not_use_in_production")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demo.status(), 503);
     assert!(terminate(&mut child).success());
 }
 

@@ -13,10 +13,10 @@ fn repo(path: &str) -> PathBuf {
 }
 
 #[test]
-fn sidecar_and_gateway_configs_are_valid() {
+fn sidecar_and_kubernetes_gateway_configs_are_valid() {
     for (file, listen_loopback) in [
         ("config/sidecar.toml", true),
-        ("config/gateway.toml", false),
+        ("config/gateway-kubernetes.toml", false),
     ] {
         let mut config = load(Some(&repo(file)), &Overrides::default())
             .unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -31,6 +31,16 @@ fn sidecar_and_gateway_configs_are_valid() {
             "{file}"
         );
         config.policy.files = vec![repo("config/policies/org-allowlist.json")];
+        if !config.auth.api_key_files.is_empty() {
+            // The gateway's key hashes come from a Secret; here, the demo key file.
+            assert_eq!(
+                config.auth.api_key_files,
+                vec![PathBuf::from("/etc/bedrock-guard/keys/api-keys.toml")]
+            );
+            config.auth.api_key_files = vec![repo("config/keys/api-keys.toml")];
+        }
+        // A network listener needs client authentication (the guard refuses to start otherwise).
+        assert!(listen_loopback || config.auth.is_enabled(), "{file}");
         Snapshot::compile(&config, 1).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }

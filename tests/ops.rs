@@ -299,8 +299,7 @@ async fn scrape(http: &reqwest::Client, admin: &str) -> String {
 #[tokio::test]
 async fn admin_listener_reports_health_readiness_and_moving_metrics() {
     let double = BedrockDouble::start(REGION).await;
-    let mut options = GuardOptions::policy(FULL_ACCESS);
-    options.admin = true;
+    let options = GuardOptions::policy(FULL_ACCESS);
     let guard = start_guard(&double, options).await;
     let admin = guard.admin_url();
     let http = reqwest::Client::new();
@@ -432,7 +431,6 @@ async fn admin_listener_reports_health_readiness_and_moving_metrics() {
 async fn readiness_fails_without_upstream_credentials() {
     let double = BedrockDouble::start(REGION).await;
     let mut options = GuardOptions::policy(FULL_ACCESS);
-    options.admin = true;
     options.no_credentials = true;
     let guard = start_guard(&double, options).await;
     let ready = reqwest::get(format!("{}/readyz", guard.admin_url()))
@@ -458,8 +456,7 @@ async fn shutdown_lets_an_open_stream_finish_then_stops() {
     let logs = capture();
     let double = BedrockDouble::start(REGION).await;
     double.set_mode(Mode::GatedStream);
-    let mut options = GuardOptions::policy(FULL_ACCESS);
-    options.admin = true;
+    let options = GuardOptions::policy(FULL_ACCESS);
     let mut guard = start_guard(&double, options).await;
     let client = sdk_client(&guard.url());
 

@@ -551,3 +551,35 @@ async fn missing_proxy_credentials_give_a_clear_error_per_request() {
     assert!(err.message().unwrap().contains("credentials"), "{err:?}");
     assert!(double.requests().is_empty());
 }
+
+#[tokio::test]
+async fn without_a_configured_account_the_profile_arn_uses_sts_get_caller_identity() {
+    let double = BedrockDouble::start(REGION).await;
+    let sts = support::sts::StsDouble::start().await;
+    let sts_url = sts.url.clone();
+    let account = support::sts::CALLER_ACCOUNT;
+    // Only that account's inference profiles are allowed (and the models they route to).
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":["arn:aws:bedrock:us-east-1:{account}:inference-profile/*","arn:aws:bedrock:*::foundation-model/*"]}}]}}"#
+    );
+    let mut options = GuardOptions::policy(&policy);
+    options.configure = Some(std::sync::Arc::new(move |config| {
+        config.account_id = None;
+        config.upstream.sts_endpoint = Some(sts_url.clone());
+    }));
+    let guard = start_guard(&double, options).await;
+    let client = sdk_client(&guard.url());
+    for _ in 0..2 {
+        client
+            .converse()
+            .model_id("us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+            .messages(user_message("hi"))
+            .send()
+            .await
+            .expect("the profile in the looked-up account is allowed");
+    }
+    let calls = sts.calls();
+    assert_eq!(calls.len(), 1, "looked up once: {calls:?}");
+    assert!(calls[0].contains("Action=GetCallerIdentity"));
+    assert_eq!(double.requests().len(), 2);
+}

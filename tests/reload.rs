@@ -281,3 +281,76 @@ async fn decisions_match_their_snapshot_version_under_concurrent_reloads() {
     assert!(versions_seen.len() > 1, "requests saw reloads happen");
     assert_eq!(guard.reloader.status().generation, 101);
 }
+
+#[tokio::test]
+async fn the_admin_api_reloads_and_reports_failures_in_status_and_metrics() {
+    let double = BedrockDouble::start(REGION).await;
+    let guard = start_guard(&double, GuardOptions::policy(&policy("Allow"))).await;
+    let admin = format!("http://{}", guard.admin_addr);
+    let client = reqwest::Client::new();
+    let json = |r: reqwest::Response| async move {
+        serde_json::from_slice::<serde_json::Value>(&r.bytes().await.unwrap()).unwrap()
+    };
+
+    std::fs::write(guard.dir.join("policy-0.json"), policy("Deny")).unwrap();
+    let response = client
+        .post(format!("{admin}/admin/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = json(response).await;
+    assert_eq!(body["result"], "published");
+    let version = body["version"].as_str().unwrap().to_owned();
+    assert_eq!(call(&client, &guard).await, (403, version.clone()));
+
+    std::fs::write(guard.dir.join("policy-0.json"), "[]").unwrap();
+    let response = client
+        .post(format!("{admin}/admin/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(json(response).await["error"]
+        .as_str()
+        .unwrap()
+        .contains("policy-0.json"));
+
+    let status = json(
+        client
+            .get(format!("{admin}/admin/status"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status["version"],
+        version.as_str(),
+        "the valid snapshot stays live"
+    );
+    assert_eq!(status["last_result"], "failed");
+
+    // The proxy port never serves admin routes.
+    let response = client
+        .post(format!("{}/admin/reload", guard.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    let metrics = client
+        .get(format!("{admin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("bedrock_guard_config_reloads_total{result=\"failed\"}")),
+        "{metrics}"
+    );
+}

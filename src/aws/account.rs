@@ -19,10 +19,10 @@ impl AccountResolver {
     }
 
     /// Looks the account up with STS on first need (retried on the next need if it fails).
-    pub fn from_sts(sdk_config: &aws_types::SdkConfig) -> Self {
+    pub fn from_sts(sts: aws_sdk_sts::Client) -> Self {
         Self {
             known: OnceCell::new(),
-            sts: Some(aws_sdk_sts::Client::new(sdk_config)),
+            sts: Some(sts),
         }
     }
 

@@ -2,10 +2,12 @@
 //! the account they belong to, and SigV4 signing of what is sent upstream.
 
 mod account;
+mod assume_role;
 mod credentials;
 mod signing;
 
 pub use account::AccountResolver;
+pub use assume_role::RoleSessions;
 pub use credentials::{CredentialCache, CredentialsError};
 pub use signing::{sign_request, SigningError, SIGNING_NAME};
 

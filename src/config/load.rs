@@ -45,6 +45,16 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
                     *file = base.join(&*file);
                 }
             }
+            let secret_files = config
+                .auth
+                .access_keys
+                .iter_mut()
+                .filter_map(|k| k.secret_file.as_mut());
+            for file in config.auth.api_key_files.iter_mut().chain(secret_files) {
+                if file.is_relative() {
+                    *file = base.join(&*file);
+                }
+            }
             config.file_text = text;
             config
         }
@@ -90,7 +100,8 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         }
     }
     if let Some(endpoint) = &config.upstream.endpoint {
-        let url = reqwest::Url::parse(endpoint)
+        // A `{region}` template must be a valid URL once filled in.
+        let url = reqwest::Url::parse(&endpoint.replace("{region}", "us-east-1"))
             .map_err(|e| invalid(format!("upstream endpoint {endpoint:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             return Err(invalid(format!(
@@ -102,6 +113,27 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
                 "upstream endpoint {endpoint:?} must not carry a path or query"
             )));
         }
+    }
+    if !config.auth.allowed_regions.is_empty()
+        && config
+            .upstream
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| !e.contains("{region}"))
+    {
+        return Err(invalid(
+            "auth.allowed_regions needs an upstream endpoint that follows the region: use a {region} template or the default endpoint".to_owned(),
+        ));
+    }
+    if let Some(bad) = config
+        .auth
+        .allowed_regions
+        .iter()
+        .find(|r| !is_region_name(r))
+    {
+        return Err(invalid(format!(
+            "auth.allowed_regions: {bad:?} is not an AWS region name"
+        )));
     }
     if config.limits.max_body_bytes == 0 {
         return Err(invalid("limits.max_body_bytes must be above 0".to_owned()));

@@ -1,6 +1,7 @@
 //! Configuration: the file format (`model`), loading and command-line overrides (`load`), the compiled,
 //! immutable snapshot the request path reads (`snapshot`), and hot reload (`reload`, `watch`).
 
+mod callers;
 mod error;
 mod load;
 mod model;
@@ -8,6 +9,9 @@ mod reload;
 mod snapshot;
 mod watch;
 
+pub use callers::{
+    AccessKeyEntry, ApiKeyEntry, ApiKeyFile, AuthConfig, PrincipalEntry, TrustedHeaderConfig,
+};
 pub use error::ConfigError;
 pub use load::{load, Overrides};
 pub use model::{

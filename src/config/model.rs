@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::callers::{AuthConfig, PrincipalEntry};
+
 /// Loopback only: a guard that nobody configured must not be reachable from the network.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
@@ -28,6 +30,12 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub principal: PrincipalConfig,
+    /// Principals a gateway knows (`[[principals]]`).
+    #[serde(default)]
+    pub principals: Vec<PrincipalEntry>,
+    /// How clients authenticate; nothing configured means every caller is `[principal]`.
+    #[serde(default)]
+    pub auth: AuthConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
     /// Extra or replacement cross-region inference profile prefixes: prefix -> destination regions.
@@ -65,6 +73,8 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             limits: LimitsConfig::default(),
             principal: PrincipalConfig::default(),
+            principals: Vec::new(),
+            auth: AuthConfig::default(),
             policy: PolicyConfig::default(),
             inference_profiles: BTreeMap::new(),
             application_inference_profiles: Vec::new(),
@@ -85,6 +95,10 @@ pub struct UpstreamConfig {
     /// (`.amazonaws.com.cn` in China). Set it for FIPS, a VPC endpoint or a local test double.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// STS endpoint for the account lookup and per-principal AssumeRole (a VPC endpoint, or a test
+    /// double). Default: the SDK's regional STS endpoint.
+    #[serde(default)]
+    pub sts_endpoint: Option<String>,
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
     /// Longest wait for upstream response headers. Non-streaming calls to large models can take minutes.
@@ -103,6 +117,7 @@ impl Default for UpstreamConfig {
     fn default() -> Self {
         Self {
             endpoint: None,
+            sts_endpoint: None,
             connect_timeout_ms: default_connect_timeout_ms(),
             response_timeout_secs: default_response_timeout_secs(),
             idle_timeout_secs: default_idle_timeout_secs(),
@@ -145,15 +160,20 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalConfig {
-    /// Who every caller is (sidecar and local use). Shown in deny messages as AWS shows the caller.
+    /// Who every caller is when clients do not authenticate (sidecar and local use). Shown in deny
+    /// messages as AWS shows the caller.
     #[serde(default = "default_principal_arn")]
     pub arn: String,
+    /// Take the fixed caller's attributes (ARN, account, tags, ...) from this `[[principals]]` entry.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 impl Default for PrincipalConfig {
     fn default() -> Self {
         Self {
             arn: default_principal_arn(),
+            name: None,
         }
     }
 }

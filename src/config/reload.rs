@@ -247,12 +247,15 @@ fn restart_required(running: &Config, candidate: &Config) -> Vec<String> {
     check("upstream", running.upstream != candidate.upstream);
     check("log", running.log != candidate.log);
     check("reload", running.reload != candidate.reload);
-    // Read once by the serving loop and the admission control (admin_listen is left out: the
-    // --admin-listen flag is not part of the reload overrides).
+    check(
+        "admin_listen",
+        running.admin_listen != candidate.admin_listen,
+    );
     check(
         "shutdown_grace_secs",
         running.shutdown_grace_secs != candidate.shutdown_grace_secs,
     );
+    // The body cap is read per request from the snapshot; the connection limits are not.
     let (a, b) = (&running.limits, &candidate.limits);
     check(
         "limits.max_concurrent_requests",

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{Config, ConfigError, EnforcementMode};
+use crate::auth::{self, Authenticator};
 use crate::classify::{ApplicationProfiles, InferenceProfileTable};
 use crate::policy::{PolicySet, PolicySource};
 
@@ -28,7 +29,8 @@ pub struct Snapshot {
     pub mode: EnforcementMode,
     pub profiles: InferenceProfileTable,
     pub application_profiles: ApplicationProfiles,
-    pub principal_arn: String,
+    /// Who is calling: principals, keys, and the fixed caller.
+    pub auth: Authenticator,
     pub hide_rule_names: bool,
     pub max_body_bytes: usize,
     /// Where each policy came from, for logs.
@@ -58,6 +60,8 @@ impl Snapshot {
             Some(PolicySet::from_sources(&shadow_sources)?)
         };
 
+        let auth = Authenticator::compile(config)?;
+
         let mut profiles = InferenceProfileTable::builtin();
         for (prefix, regions) in &config.inference_profiles {
             profiles.extend(prefix, regions.clone());
@@ -76,7 +80,7 @@ impl Snapshot {
             mode: config.policy.mode,
             profiles,
             application_profiles,
-            principal_arn: config.principal.arn.clone(),
+            auth,
             hide_rule_names: config.policy.hide_rule_names,
             max_body_bytes: config.limits.max_body_bytes,
             policy_origins,
@@ -85,15 +89,18 @@ impl Snapshot {
 }
 
 /// Every file and directory whose change must trigger a reload: the policy files and directories
-/// (enforced and shadow). The config file itself is added by the reloader, which knows its path.
+/// (enforced and shadow), API key files and secret files. The config file itself is added by the
+/// reloader, which knows its path.
 pub(crate) fn referenced_paths(config: &Config) -> Vec<PathBuf> {
-    config
+    let mut paths: Vec<PathBuf> = config
         .policy
         .files
         .iter()
         .chain(config.policy.shadow_files.iter())
         .cloned()
-        .collect()
+        .collect();
+    paths.extend(auth::referenced_paths(config));
+    paths
 }
 
 /// Reads policy files; a directory contributes its `*.json` files in name order (a stable order keeps
@@ -147,6 +154,11 @@ fn content_hash(config: &Config, enforced: &[PolicySource], shadow: &[PolicySour
         hasher.update(bytes);
     };
     feed(config.file_text.as_bytes());
+    // Key and secret files change who may call; their content is part of the version too.
+    for path in auth::referenced_paths(config) {
+        feed(path.to_string_lossy().as_bytes());
+        feed(&std::fs::read(&path).unwrap_or_default());
+    }
     for (kind, sources) in [(&b"enforced"[..], enforced), (&b"shadow"[..], shadow)] {
         feed(kind);
         for source in sources {

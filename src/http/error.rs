@@ -5,6 +5,7 @@
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
 
+use crate::auth::AuthError;
 use crate::aws::{CredentialsError, SigningError};
 use crate::classify::ClassifyError;
 use crate::http::headers::InvalidHeader;
@@ -12,6 +13,8 @@ use crate::upstream::UpstreamError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error(transparent)]
     Classify(#[from] ClassifyError),
     #[error("{message}")]
@@ -40,6 +43,7 @@ impl GuardError {
     /// The status and the AWS error code (`x-amzn-ErrorType`) for this failure.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
+            GuardError::Auth(err) => (StatusCode::FORBIDDEN, err.code()),
             GuardError::Classify(ClassifyError::UnknownOperation { .. }) => {
                 (StatusCode::NOT_FOUND, "UnknownOperationException")
             }

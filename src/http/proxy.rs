@@ -1,10 +1,12 @@
-//! One request, in phases: classify, read the body, authorize, re-sign, forward, stream back.
+//! One request, in phases: admit, read the body, authenticate, classify, authorize, re-sign,
+//! forward, stream back (observed for the audit event as it passes).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
@@ -12,6 +14,7 @@ use http_body_util::{BodyExt, Limited};
 
 use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
+use crate::auth::{Caller, IncomingRequest};
 use crate::aws::{sign_request, SigningError};
 use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, Target};
 use crate::config::{EnforcementMode, Snapshot};
@@ -91,10 +94,29 @@ async fn proxy(
     audit: &mut Audit,
 ) -> Result<Response, GuardError> {
     let (parts, body) = request.into_parts();
+    let body = read_body(body, &parts.headers, snapshot.max_body_bytes).await?;
+
+    // Who is calling, before any policy or upstream work.
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let incoming = IncomingRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let caller = snapshot
+        .auth
+        .authenticate(&incoming, peer, &shared.region, SystemTime::now())?;
+    audit.principal(&caller.principal);
+    // A SigV4 client's credential scope picks the region (already checked against the allowed ones).
+    let region = caller.region.as_deref().unwrap_or(&shared.region);
 
     let route = classify::classify(&parts.method, parts.uri.path(), parts.uri.query())?;
     audit.route(&route, parts.uri.path());
-    let body = read_body(body, &parts.headers, snapshot.max_body_bytes).await?;
     let body_model = match route.target {
         Target::ModelInBody => Some(classify::model_id_from_async_body(&body)?),
         _ => None,
@@ -104,16 +126,22 @@ async fn proxy(
         audit.body_model(id);
     }
 
-    authorize(
-        shared,
-        snapshot,
-        &route,
-        body_model.as_ref(),
-        request_id,
-        audit,
-    )
-    .await?;
-    forward(shared, &parts.method, &parts.headers, &route, body, audit).await
+    let target = Call {
+        caller: &caller,
+        region,
+        route: &route,
+        body_model: body_model.as_ref(),
+    };
+    authorize(shared, snapshot, &target, request_id, audit).await?;
+    forward(shared, &target, &parts.method, &parts.headers, body, audit).await
+}
+
+/// What one request asks for, once authenticated and classified.
+struct Call<'a> {
+    caller: &'a Caller,
+    region: &'a str,
+    route: &'a Route,
+    body_model: Option<&'a ModelId>,
 }
 
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, GuardError> {
@@ -137,20 +165,26 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
 async fn authorize(
     shared: &Shared,
     snapshot: &Snapshot,
-    route: &Route,
-    body_model: Option<&ModelId>,
+    call: &Call<'_>,
     request_id: &str,
     audit: &mut Audit,
 ) -> Result<(), GuardError> {
-    let checks = resource_checks(shared, snapshot, route, body_model).await?;
+    let Call {
+        caller,
+        region,
+        route,
+        body_model,
+    } = *call;
+    let principal = &caller.principal;
+    let checks = resource_checks(shared, snapshot, region, route, body_model).await?;
     audit.resources(&checks);
     let mut context = RequestContext::new();
-    context.set("aws:RequestedRegion", shared.region.as_str());
-    context.set("aws:PrincipalArn", snapshot.principal_arn.as_str());
+    context.set("aws:RequestedRegion", region);
+    principal.fill_context(&mut context);
 
     let action = route.operation.iam_action();
     let request = AuthzRequest {
-        principal_arn: &snapshot.principal_arn,
+        principal_arn: &principal.arn,
         action,
         checks: &checks,
         context: &context,
@@ -169,7 +203,9 @@ async fn authorize(
         target: "bedrock_guard::decision",
         request_id,
         config_version = %snapshot.version,
-        principal = %snapshot.principal_arn,
+        principal = %principal.name,
+        principal_arn = %principal.arn,
+        auth = caller.method.name(),
         operation = route.operation.name(),
         action,
         model,
@@ -211,11 +247,11 @@ async fn authorize(
         return Ok(());
     }
     let message = decision
-        .denial_message(&snapshot.principal_arn, action, !snapshot.hide_rule_names)
+        .denial_message(&principal.arn, action, !snapshot.hide_rule_names)
         .unwrap_or_else(|| {
             format!(
                 "User: {} is not authorized to perform: {action}",
-                snapshot.principal_arn
+                principal.arn
             )
         });
     Err(GuardError::AccessDenied { message })
@@ -234,11 +270,12 @@ fn verdict(allowed: bool) -> &'static str {
 async fn resource_checks(
     shared: &Shared,
     snapshot: &Snapshot,
+    region: &str,
     route: &Route,
     body_model: Option<&ModelId>,
 ) -> Result<Vec<ResourceCheck>, GuardError> {
     let context = |account_id| ResourceContext {
-        region: &shared.region,
+        region,
         account_id,
         profiles: &snapshot.profiles,
         application_profiles: &snapshot.application_profiles,
@@ -268,17 +305,17 @@ async fn resource_checks(
 
 async fn forward(
     shared: &Shared,
+    call: &Call<'_>,
     method: &http::Method,
     client_headers: &HeaderMap,
-    route: &Route,
     body: Bytes,
     audit: &mut Audit,
 ) -> Result<Response, GuardError> {
-    let url = shared.upstream.url(&route.upstream_path);
+    let url = shared.upstream.url(call.region, &call.route.upstream_path);
     let mut headers = forwardable_request_headers(client_headers)?;
     headers.push((CONTENT_LENGTH, HeaderValue::from(body.len())));
 
-    let credentials = shared.credentials.get().await?;
+    let credentials = shared.credentials_for(&call.caller.principal).await?;
     let signature = {
         let to_sign = headers
             .iter()
@@ -289,7 +326,7 @@ async fn forward(
             to_sign,
             &body,
             &credentials,
-            &shared.region,
+            call.region,
             SystemTime::now(),
         )?
     };

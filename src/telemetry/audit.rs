@@ -79,7 +79,8 @@ impl Audit {
         Self {
             request_id: request_id.to_owned(),
             started: Instant::now(),
-            principal: snapshot.principal_arn.clone(),
+            // Until the caller is authenticated: the fixed principal (what unauthenticated set-ups use).
+            principal: snapshot.auth.fixed_principal().arn.clone(),
             config_version: snapshot.version.clone(),
             operation: None,
             model_sent: None,
@@ -102,6 +103,11 @@ impl Audit {
 
     pub fn operation(&self) -> Option<Operation> {
         self.operation
+    }
+
+    /// The authenticated caller.
+    pub fn principal(&mut self, principal: &crate::auth::Principal) {
+        self.principal.clone_from(&principal.arn);
     }
 
     /// The classified route; `raw_path` is the path as received, for the model id as sent.

@@ -25,10 +25,14 @@ pub enum UpstreamError {
 #[derive(Debug, Clone)]
 pub struct Upstream {
     client: reqwest::Client,
-    /// Scheme and authority, no trailing slash: `https://bedrock-runtime.us-east-1.amazonaws.com`.
+    /// Scheme and authority, no trailing slash; may contain `{region}`, replaced per request (for
+    /// SigV4 clients whose credential scope selects another allowed region).
     base: String,
     response_timeout: Duration,
 }
+
+/// Placeholder in an endpoint template.
+pub const REGION_PLACEHOLDER: &str = "{region}";
 
 /// The public endpoint for a region (China regions live under `.amazonaws.com.cn`).
 pub fn default_endpoint(region: &str) -> String {
@@ -64,10 +68,16 @@ impl Upstream {
         &self.base
     }
 
-    /// The full URL for an already canonical `path_and_query`.
-    pub fn url(&self, path_and_query: &str) -> String {
-        let mut url = String::with_capacity(self.base.len() + path_and_query.len());
-        url.push_str(&self.base);
+    /// Whether the endpoint follows the request's region.
+    pub fn is_regional_template(&self) -> bool {
+        self.base.contains(REGION_PLACEHOLDER)
+    }
+
+    /// The full URL in `region` for an already canonical `path_and_query`.
+    pub fn url(&self, region: &str, path_and_query: &str) -> String {
+        let base = self.base.replace(REGION_PLACEHOLDER, region);
+        let mut url = String::with_capacity(base.len() + path_and_query.len());
+        url.push_str(&base);
         url.push_str(path_and_query);
         url
     }
@@ -138,8 +148,18 @@ mod tests {
     fn urls_join_without_double_slashes() {
         let up = Upstream::new(&UpstreamConfig::default(), "http://127.0.0.1:9/").unwrap();
         assert_eq!(
-            up.url("/model/x/invoke"),
+            up.url("us-east-1", "/model/x/invoke"),
             "http://127.0.0.1:9/model/x/invoke"
+        );
+        let regional = Upstream::new(
+            &UpstreamConfig::default(),
+            "https://bedrock-runtime.{region}.amazonaws.com",
+        )
+        .unwrap();
+        assert!(regional.is_regional_template());
+        assert_eq!(
+            regional.url("eu-west-1", "/model/x/invoke"),
+            "https://bedrock-runtime.eu-west-1.amazonaws.com/model/x/invoke"
         );
     }
 }

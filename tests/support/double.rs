@@ -126,6 +126,9 @@ pub struct BedrockDouble {
 
 struct State {
     region: String,
+    /// Further (access key, secret, session token) triples to accept besides the `PROXY_*` ones,
+    /// e.g. credentials of a role the proxy assumed for a principal.
+    extra_credentials: Mutex<Vec<(String, String, String)>>,
     mode: Mutex<Mode>,
     requests: Mutex<Vec<RecordedRequest>>,
     /// Number of requests recorded so far.
@@ -147,6 +150,7 @@ impl BedrockDouble {
         let addr = listener.local_addr().expect("local address");
         let state = Arc::new(State {
             region: region.to_owned(),
+            extra_credentials: Mutex::new(Vec::new()),
             mode: Mutex::new(Mode::Normal),
             requests: Mutex::new(Vec::new()),
             arrived: watch::Sender::new(0),
@@ -160,6 +164,15 @@ impl BedrockDouble {
             state,
             _shutdown: shutdown,
         }
+    }
+
+    /// Also accept signatures made with these credentials.
+    pub fn accept_credentials(&self, access_key: &str, secret_key: &str, session_token: &str) {
+        self.state.extra_credentials.lock().unwrap().push((
+            access_key.to_owned(),
+            secret_key.to_owned(),
+            session_token.to_owned(),
+        ));
     }
 
     /// `http://127.0.0.1:PORT`
@@ -423,14 +436,15 @@ async fn handle(
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().map(str::to_owned);
-    let signature = sigv4::verify(
-        &SignedRequest {
-            method: &method,
-            path: &path,
-            query: query.as_deref(),
-            headers: &headers,
-            body: &body,
-        },
+    let signed = SignedRequest {
+        method: &method,
+        path: &path,
+        query: query.as_deref(),
+        headers: &headers,
+        body: &body,
+    };
+    let mut signature = sigv4::verify(
+        &signed,
         &Credentials {
             access_key: PROXY_ACCESS_KEY,
             secret_key: PROXY_SECRET_KEY,
@@ -439,6 +453,25 @@ async fn handle(
         &state.region,
         SIGNING_NAME,
     );
+    if signature.is_err() {
+        let extra = state.extra_credentials.lock().unwrap().clone();
+        for (access_key, secret_key, token) in &extra {
+            let attempt = sigv4::verify(
+                &signed,
+                &Credentials {
+                    access_key,
+                    secret_key,
+                    session_token: Some(token),
+                },
+                &state.region,
+                SIGNING_NAME,
+            );
+            if attempt.is_ok() {
+                signature = attempt;
+                break;
+            }
+        }
+    }
 
     // Read before recording: a test may call release_stream() as soon as
     // wait_for_requests() returns, and that release must count for us.

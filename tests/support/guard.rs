@@ -27,7 +27,10 @@ pub const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 pub const ACCOUNT_ID: &str = "123456789012";
 
-#[derive(Debug, Clone)]
+/// Adjusts a test guard's configuration.
+pub type Configure = std::sync::Arc<dyn Fn(&mut Config) + Send + Sync>;
+
+#[derive(Clone)]
 pub struct GuardOptions {
     pub policies: Vec<String>,
     pub endpoint: Option<String>,
@@ -39,6 +42,8 @@ pub struct GuardOptions {
     pub shadow_policies: Vec<String>,
     /// Watch policy files for changes (off by default so tests control reloads).
     pub watch: bool,
+    /// Last word on the configuration (principals, [auth], ...).
+    pub configure: Option<Configure>,
     /// `limits.max_concurrent_requests`.
     pub max_concurrent_requests: usize,
     /// `limits.header_read_timeout_secs`.
@@ -47,8 +52,6 @@ pub struct GuardOptions {
     pub idle_timeout_secs: u64,
     /// `shutdown_grace_secs`.
     pub shutdown_grace_secs: u64,
-    /// Also serve the admin listener on 127.0.0.1:0 ([`RunningGuard::admin_url`]).
-    pub admin: bool,
 }
 
 impl GuardOptions {
@@ -63,11 +66,11 @@ impl GuardOptions {
             mode: EnforcementMode::Enforce,
             shadow_policies: Vec::new(),
             watch: false,
+            configure: None,
             max_concurrent_requests: 1_024,
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             shutdown_grace_secs: 30,
-            admin: false,
         }
     }
 }
@@ -75,10 +78,12 @@ impl GuardOptions {
 /// A running guard; stops (gracefully) when dropped.
 pub struct RunningGuard {
     pub addr: SocketAddr,
+    /// The admin listener (health, metrics, reload API).
+    pub admin_addr: SocketAddr,
+    _admin_stop: oneshot::Sender<()>,
     /// Where the policy files live (`policy-N.json`, `shadow-N.json`).
     pub dir: std::path::PathBuf,
     pub reloader: std::sync::Arc<Reloader>,
-    pub admin_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -90,13 +95,11 @@ impl RunningGuard {
     }
 
     pub fn admin_url(&self) -> String {
-        format!(
-            "http://{}",
-            self.admin_addr.expect("started with admin: true")
-        )
+        format!("http://{}", self.admin_addr)
     }
 
-    /// Starts a graceful shutdown, as SIGTERM does.
+    /// Starts a graceful shutdown of the proxy listener, as SIGTERM does (the admin listener stays
+    /// up until the guard is dropped, as in the binary, where it outlives the drain).
     pub fn begin_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -157,7 +160,7 @@ pub async fn start_guard_with_policy_files(
         std::fs::write(&path, policy).unwrap();
         shadow_files.push(path);
     }
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         region: Some("us-east-1".to_owned()),
         account_id: Some(ACCOUNT_ID.to_owned()),
@@ -186,6 +189,10 @@ pub async fn start_guard_with_policy_files(
         ..Config::default()
     };
 
+    if let Some(configure) = &options.configure {
+        configure(&mut config);
+    }
+
     let provider = if options.no_credentials {
         SharedCredentialsProvider::new(NoCredentials)
     } else {
@@ -205,24 +212,28 @@ pub async fn start_guard_with_policy_files(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let reloader = guard.reloader().clone();
-    let admin_addr = if options.admin {
-        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let admin_addr = admin.local_addr().unwrap();
-        let guard = guard.clone();
-        tokio::spawn(async move { guard.serve_admin(admin, std::future::pending()).await });
-        Some(admin_addr)
-    } else {
-        None
-    };
     let (stop, stopped) = oneshot::channel::<()>();
+    // The admin listener too, on its own port, stopping with the proxy.
+    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_addr = admin_listener.local_addr().unwrap();
+    let (admin_stop, admin_stopped) = oneshot::channel::<()>();
+    let admin_guard = guard.clone();
+    tokio::spawn(async move {
+        admin_guard
+            .serve_admin(admin_listener, async move {
+                let _ = admin_stopped.await;
+            })
+            .await
+    });
     let served = tokio::spawn(guard.serve(listener, async move {
         let _ = stopped.await;
     }));
     RunningGuard {
         addr,
+        admin_addr,
+        _admin_stop: admin_stop,
         dir: dir.path().to_owned(),
         reloader,
-        admin_addr,
         stop: Some(stop),
         served: Some(served),
         _dir: dir,

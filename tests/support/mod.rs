@@ -17,6 +17,7 @@ pub mod eventstream;
 pub mod guard;
 pub mod logs;
 pub mod sigv4;
+pub mod sts;
 pub mod thread_logs;
 
 pub use double::{

@@ -1,0 +1,474 @@
+//! Verifying SigV4 signatures of clients that hold gateway-issued access keys.
+//!
+//! The expected signature is computed with `aws-sigv4` itself over exactly the headers the client
+//! says it signed, at the client's own timestamp, with the secret the gateway issued; then compared in
+//! constant time. The payload hash is always computed from the body received, so an unsigned or
+//! tampered payload fails.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use http::HeaderMap;
+
+use super::api_key::constant_time_eq;
+use super::{AuthError, Principal};
+use crate::aws::SIGNING_NAME;
+
+const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+
+/// A gateway-issued secret; never printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct AccessKeys {
+    by_id: HashMap<String, (Secret, Arc<Principal>)>,
+}
+
+impl AccessKeys {
+    pub fn insert(&mut self, access_key_id: String, secret: Secret, principal: Arc<Principal>) {
+        self.by_id.insert(access_key_id, (secret, principal));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn contains(&self, access_key_id: &str) -> bool {
+        self.by_id.contains_key(access_key_id)
+    }
+}
+
+/// What the request carried, as received.
+#[derive(Debug, Clone, Copy)]
+pub struct IncomingRequest<'a> {
+    pub method: &'a str,
+    /// Raw path, still percent-encoded, as on the wire.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
+#[derive(Debug, PartialEq, Eq)]
+struct ParsedAuthorization<'a> {
+    access_key_id: &'a str,
+    date: &'a str,
+    region: &'a str,
+    service: &'a str,
+    signed_headers: Vec<&'a str>,
+    signature: &'a str,
+}
+
+pub fn is_sigv4(authorization: &str) -> bool {
+    authorization.starts_with(ALGORITHM)
+}
+
+/// Verifies the request; returns the principal and the region the client signed for.
+pub fn verify(
+    keys: &AccessKeys,
+    request: &IncomingRequest<'_>,
+    authorization: &str,
+    max_skew: Duration,
+    now: SystemTime,
+) -> Result<(Arc<Principal>, String), AuthError> {
+    let auth = parse_authorization(authorization)?;
+    let (secret, principal) = keys
+        .by_id
+        .get(auth.access_key_id)
+        .ok_or(AuthError::UnrecognizedClient)?;
+    if auth.service != SIGNING_NAME {
+        return Err(AuthError::InvalidSignature(format!(
+            "Credential should be scoped to correct service: '{SIGNING_NAME}'."
+        )));
+    }
+    let amz_date = request
+        .headers
+        .get("x-amz-date")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            AuthError::IncompleteSignature(
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                    .to_owned(),
+            )
+        })?;
+    let signed_at = parse_amz_date(amz_date).ok_or_else(|| {
+        AuthError::IncompleteSignature(format!(
+            "Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
+        ))
+    })?;
+    if !amz_date.starts_with(auth.date) {
+        return Err(AuthError::InvalidSignature(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
+            auth.date,
+            &amz_date[..amz_date.len().min(8)]
+        )));
+    }
+    check_skew(amz_date, signed_at, now, max_skew)?;
+    if !auth.signed_headers.contains(&"host") {
+        return Err(AuthError::InvalidSignature(
+            "'Host' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
+        ));
+    }
+
+    let mut signed = Vec::with_capacity(auth.signed_headers.len());
+    for name in &auth.signed_headers {
+        let mut values = request.headers.get_all(*name).iter();
+        let value = values.next().and_then(|v| v.to_str().ok()).ok_or_else(|| {
+            AuthError::InvalidSignature(format!("signed header {name} is missing from the request"))
+        })?;
+        if values.next().is_some() {
+            return Err(AuthError::InvalidSignature(format!(
+                "signed header {name} appears more than once"
+            )));
+        }
+        signed.push((*name, value));
+    }
+    let host = signed
+        .iter()
+        .find(|(n, _)| *n == "host")
+        .map(|(_, v)| *v)
+        .unwrap_or("localhost");
+    let url = match request.query {
+        Some(query) if !query.is_empty() => format!("http://{host}{}?{query}", request.path),
+        _ => format!("http://{host}{}", request.path),
+    };
+
+    let identity: Identity =
+        Credentials::new(auth.access_key_id, secret.0.clone(), None, None, "gateway").into();
+    let mut settings = SigningSettings::default();
+    // Sign exactly the client's list: nothing excluded, nothing added beyond what SigV4 always signs.
+    settings.excluded_headers = None;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(auth.region)
+        .name(SIGNING_NAME)
+        .time(signed_at)
+        .settings(settings)
+        .build()
+        .map_err(|e| AuthError::InvalidSignature(e.to_string()))?
+        .into();
+    let signable = SignableRequest::new(
+        request.method,
+        &url,
+        signed.into_iter(),
+        SignableBody::Bytes(request.body),
+    )
+    .map_err(|e| AuthError::InvalidSignature(e.to_string()))?;
+    let expected =
+        sign(signable, &params).map_err(|e| AuthError::InvalidSignature(e.to_string()))?;
+    if !constant_time_eq(expected.signature().as_bytes(), auth.signature.as_bytes()) {
+        return Err(AuthError::InvalidSignature(
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".to_owned(),
+        ));
+    }
+    Ok((principal.clone(), auth.region.to_owned()))
+}
+
+fn parse_authorization(value: &str) -> Result<ParsedAuthorization<'_>, AuthError> {
+    let incomplete = |what: &str| {
+        AuthError::IncompleteSignature(format!("Authorization header requires '{what}' parameter."))
+    };
+    let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| {
+        AuthError::IncompleteSignature("unsupported signature algorithm".to_owned())
+    })?;
+    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let part = part.trim();
+        if let Some(v) = part.strip_prefix("Credential=") {
+            credential = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            signed_headers = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            signature = Some(v);
+        }
+    }
+    let credential = credential.ok_or_else(|| incomplete("Credential"))?;
+    let signed_headers = signed_headers.ok_or_else(|| incomplete("SignedHeaders"))?;
+    let signature = signature.ok_or_else(|| incomplete("Signature"))?;
+    let scope: Vec<&str> = credential.split('/').collect();
+    let [access_key_id, date, region, service, terminator] = scope[..] else {
+        return Err(AuthError::IncompleteSignature(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
+        )));
+    };
+    if terminator != "aws4_request" {
+        return Err(AuthError::InvalidSignature(format!(
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'."
+        )));
+    }
+    Ok(ParsedAuthorization {
+        access_key_id,
+        date,
+        region,
+        service,
+        signed_headers: signed_headers.split(';').collect(),
+        signature,
+    })
+}
+
+fn check_skew(
+    amz_date: &str,
+    signed_at: SystemTime,
+    now: SystemTime,
+    max_skew: Duration,
+) -> Result<(), AuthError> {
+    if signed_at + max_skew < now {
+        return Err(AuthError::SignatureExpired(format!(
+            "Signature expired: {amz_date} is now earlier than {} ({} - {} min.)",
+            format_amz_date(now - max_skew),
+            format_amz_date(now),
+            max_skew.as_secs() / 60
+        )));
+    }
+    if signed_at > now + max_skew {
+        return Err(AuthError::SignatureExpired(format!(
+            "Signature not yet current: {amz_date} is still later than {} ({} + {} min.)",
+            format_amz_date(now + max_skew),
+            format_amz_date(now),
+            max_skew.as_secs() / 60
+        )));
+    }
+    Ok(())
+}
+
+/// `20251129T031500Z` -> time. Hand-written: the format is fixed and a date crate would be a
+/// dependency for two functions.
+pub(crate) fn parse_amz_date(value: &str) -> Option<SystemTime> {
+    let bytes = value.as_bytes();
+    if bytes.len() != 16 || bytes[8] != b'T' || bytes[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let text = value.get(range)?;
+        text.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| text.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3_600 + minute * 60 + second;
+    u64::try_from(secs)
+        .ok()
+        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+}
+
+fn format_amz_date(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+// Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::sign_request;
+    use http::HeaderValue;
+
+    fn principal() -> Arc<Principal> {
+        Arc::new(Principal {
+            name: "app".into(),
+            arn: "arn:aws:iam::123456789012:role/app".into(),
+            account: "123456789012".into(),
+            groups: vec![],
+            tags: vec![],
+            assume_role_arn: None,
+        })
+    }
+
+    fn keys() -> AccessKeys {
+        let mut keys = AccessKeys::default();
+        keys.insert(
+            "BGAKIDAPP".into(),
+            Secret::new("app-secret".into()),
+            principal(),
+        );
+        keys
+    }
+
+    /// A request signed the way an SDK signs it (with aws-sigv4's defaults).
+    fn signed(secret: &str, time: SystemTime, body: &[u8]) -> (HeaderMap, String) {
+        let creds = Credentials::new("BGAKIDAPP", secret, None, None, "client");
+        let url = "http://127.0.0.1:8787/model/amazon.nova-lite-v1%3A0/converse";
+        let out = sign_request(
+            "POST",
+            url,
+            [("content-type", "application/json")].into_iter(),
+            body,
+            &creds,
+            "us-west-2",
+            time,
+        )
+        .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("127.0.0.1:8787"));
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        let mut authorization = String::new();
+        for (name, value) in out {
+            if name == "authorization" {
+                authorization = value.clone();
+            }
+            headers.insert(name, HeaderValue::from_str(&value).unwrap());
+        }
+        (headers, authorization)
+    }
+
+    fn check(
+        headers: &HeaderMap,
+        authorization: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(Arc<Principal>, String), AuthError> {
+        let request = IncomingRequest {
+            method: "POST",
+            path: "/model/amazon.nova-lite-v1%3A0/converse",
+            query: None,
+            headers,
+            body,
+        };
+        verify(
+            &keys(),
+            &request,
+            authorization,
+            Duration::from_secs(300),
+            now,
+        )
+    }
+
+    #[test]
+    fn a_correct_signature_verifies_with_its_region() {
+        let now = SystemTime::now();
+        let (headers, auth) = signed("app-secret", now, b"{}");
+        let (principal, region) = check(&headers, &auth, b"{}", now).unwrap();
+        assert_eq!(principal.name, "app");
+        assert_eq!(region, "us-west-2");
+    }
+
+    #[test]
+    fn wrong_secret_tampered_body_and_skew_fail() {
+        let now = SystemTime::now();
+        let (headers, auth) = signed("wrong-secret", now, b"{}");
+        assert!(matches!(
+            check(&headers, &auth, b"{}", now),
+            Err(AuthError::InvalidSignature(_))
+        ));
+
+        let (headers, auth) = signed("app-secret", now, b"{}");
+        assert!(matches!(
+            check(&headers, &auth, b"{\"x\":1}", now),
+            Err(AuthError::InvalidSignature(_))
+        ));
+
+        let late = now + Duration::from_secs(3600);
+        let err = check(&headers, &auth, b"{}", late).unwrap_err();
+        assert!(
+            matches!(&err, AuthError::SignatureExpired(m) if m.starts_with("Signature expired")),
+            "{err:?}"
+        );
+        let early = now - Duration::from_secs(3600);
+        assert!(
+            matches!(check(&headers, &auth, b"{}", early), Err(AuthError::SignatureExpired(m)) if m.contains("not yet current"))
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_malformed_headers() {
+        let now = SystemTime::now();
+        let (headers, auth) = signed("app-secret", now, b"{}");
+        let unknown = auth.replace("BGAKIDAPP", "BGAKIDOTHER");
+        assert!(matches!(
+            check(&headers, &unknown, b"{}", now),
+            Err(AuthError::UnrecognizedClient)
+        ));
+        let wrong_service = auth.replace("/bedrock/", "/s3/");
+        assert!(matches!(
+            check(&headers, &wrong_service, b"{}", now),
+            Err(AuthError::InvalidSignature(_))
+        ));
+        assert!(matches!(
+            check(&headers, "AWS4-HMAC-SHA256 Signature=ab", b"{}", now),
+            Err(AuthError::IncompleteSignature(_))
+        ));
+    }
+
+    #[test]
+    fn amz_dates_round_trip() {
+        for text in [
+            "19700101T000000Z",
+            "20000229T235959Z",
+            "20251129T031500Z",
+            "20991231T120000Z",
+        ] {
+            let time = parse_amz_date(text).unwrap();
+            assert_eq!(format_amz_date(time), text);
+        }
+        for bad in [
+            "2025-11-29T03:15:00Z",
+            "20251329T000000Z",
+            "20251129T031500",
+            "2025112xT031500Z",
+        ] {
+            assert!(parse_amz_date(bad).is_none(), "{bad}");
+        }
+    }
+}
