@@ -702,3 +702,45 @@ async fn a_client_leaving_before_the_answer_is_still_audited() {
     assert_eq!(event["decision"], "allow");
     assert!(event["upstream_status"].is_null(), "{event}");
 }
+
+#[tokio::test]
+async fn an_http2_stream_finishes_during_shutdown() {
+    let double = BedrockDouble::start(REGION).await;
+    double.set_mode(Mode::GatedStream);
+    let mut guard = start_guard(&double, GuardOptions::policy(FULL_ACCESS)).await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let mut response = client
+        .post(format!("{}/model/{CLAUDE}/converse-stream", guard.url()))
+        .header("content-type", "application/json")
+        .body(r#"{"messages":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let first = response.chunk().await.unwrap().expect("the first frame");
+    assert_eq!(
+        support::decode_frames(&first)[0].kind(),
+        Some("messageStart")
+    );
+
+    guard.begin_shutdown();
+    // Draining has begun once new connections are refused.
+    let deadline = Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(guard.addr).await.is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after shutdown");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    double.release_stream();
+    let mut rest = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        rest.extend_from_slice(&chunk);
+    }
+    let frames = support::decode_frames(&rest);
+    assert_eq!(frames.last().and_then(|f| f.kind()), Some("metadata"));
+    let served = guard.stopped_within(WAIT).await;
+    assert!(matches!(served, Some(Ok(()))), "{served:?}");
+}
