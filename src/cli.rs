@@ -155,18 +155,16 @@ fn serve(args: ServeArgs) -> ExitCode {
         region: args.region.clone(),
         upstream_endpoint: args.upstream_endpoint.clone(),
         policies: args.policies.clone(),
+        admin_listen: args.admin_listen,
     };
     let overrides_for_reload = overrides.clone();
-    let mut config = match config::load(args.config.as_deref(), &overrides) {
+    let config = match config::load(args.config.as_deref(), &overrides) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("bedrock-guard: invalid configuration: {err}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Some(admin) = args.admin_listen {
-        config.admin_listen = Some(admin);
-    }
     let format = match args.log_format.as_deref() {
         Some("json") => config::LogFormat::Json,
         Some(_) => config::LogFormat::Text,

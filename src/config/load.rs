@@ -13,6 +13,8 @@ pub struct Overrides {
     pub upstream_endpoint: Option<String>,
     /// `--policy` files, added to the file's policies (relative to the working directory).
     pub policies: Vec<PathBuf>,
+    /// `--admin-listen`: kept here so a reload sees the same value and does not report it changed.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// Loads `path` (or the built-in defaults when `None`) and applies `overrides`.
@@ -68,6 +70,9 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
 fn apply(config: &mut Config, overrides: &Overrides) {
     if let Some(listen) = overrides.listen {
         config.listen = listen;
+    }
+    if let Some(admin) = overrides.admin_listen {
+        config.admin_listen = Some(admin);
     }
     if let Some(region) = &overrides.region {
         config.region = Some(region.clone());
@@ -225,9 +230,11 @@ mod tests {
             region: Some("us-west-2".into()),
             upstream_endpoint: Some("http://127.0.0.1:9".into()),
             policies: vec![PathBuf::from("extra.json")],
+            admin_listen: Some("127.0.0.1:9090".parse().unwrap()),
         };
         let config = load(Some(&path), &overrides).unwrap();
         assert_eq!(config.listen.port(), 0);
+        assert_eq!(config.admin_listen.map(|a| a.port()), Some(9090));
         assert_eq!(config.region.as_deref(), Some("us-west-2"));
         assert_eq!(
             config.upstream.endpoint.as_deref(),
