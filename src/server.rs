@@ -160,8 +160,10 @@ impl GuardBuilder {
         for origin in &snapshot.policy_origins {
             tracing::info!(policy = %origin, "policy loaded");
         }
-        for line in snapshot.policies.describe() {
-            tracing::info!(statement = %line, "enforcing");
+        for (layer, set) in snapshot.fixed_principal().layers() {
+            for line in set.describe() {
+                tracing::info!(layer = %layer, statement = %line, "enforcing");
+            }
         }
         tracing::info!(principal = %snapshot.principal_arn, "every caller is this principal");
 

@@ -9,7 +9,8 @@ mod snapshot;
 pub use error::ConfigError;
 pub use load::{load, Overrides};
 pub use model::{
-    ApplicationProfileConfig, Config, LimitsConfig, LogConfig, LogFormat, PolicyConfig,
-    PrincipalConfig, UpstreamConfig, DEFAULT_LISTEN,
+    AccountConfig, ApplicationProfileConfig, CatalogConfig, Config, Expectation, GroupConfig,
+    IdentityMode, LimitsConfig, LogConfig, LogFormat, NamedPrincipalConfig, OrgConfig, OuConfig,
+    PolicyConfig, PolicyTestConfig, PrincipalConfig, UpstreamConfig, DEFAULT_LISTEN,
 };
 pub use snapshot::Snapshot;

@@ -1,15 +1,17 @@
 //! One request, in phases: classify, read the body, authorize, re-sign, forward, stream back.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
 use http_body_util::{BodyExt, Limited};
 
+use super::context::{self as keys, Inbound};
 use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
 use crate::aws::{sign_request, SigningError};
@@ -51,6 +53,10 @@ async fn proxy(
 ) -> Result<Response, GuardError> {
     // One snapshot for the whole request, so a reload mid-request cannot mix two policies.
     let snapshot = shared.live.load_full();
+    let client_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
 
     let route = classify::classify(&parts.method, parts.uri.path(), parts.uri.query())?;
@@ -60,7 +66,20 @@ async fn proxy(
         _ => None,
     };
 
-    authorize(shared, &snapshot, &route, body_model.as_ref(), request_id).await?;
+    let inbound = Inbound {
+        headers: &parts.headers,
+        body: &body,
+        client_ip,
+    };
+    authorize(
+        shared,
+        &snapshot,
+        &route,
+        body_model.as_ref(),
+        &inbound,
+        request_id,
+    )
+    .await?;
     forward(shared, &parts.method, &parts.headers, &route, body).await
 }
 
@@ -87,16 +106,26 @@ async fn authorize(
     snapshot: &Snapshot,
     route: &Route,
     body_model: Option<&ModelId>,
+    inbound: &Inbound<'_>,
     request_id: &str,
 ) -> Result<(), GuardError> {
     let checks = resource_checks(shared, snapshot, route, body_model).await?;
+    let principal = snapshot.fixed_principal();
     let mut context = RequestContext::new();
     context.set("aws:RequestedRegion", shared.region.as_str());
-    context.set("aws:PrincipalArn", snapshot.principal_arn.as_str());
+    principal.fill_context(&mut context);
+    keys::fill(
+        &mut context,
+        route.operation,
+        inbound,
+        principal.reads_body(),
+        &shared.region,
+        shared.account.cached(),
+    );
 
     let action = route.operation.iam_action();
-    let decision = snapshot.policies.evaluate(&AuthzRequest {
-        principal_arn: &snapshot.principal_arn,
+    let decision = principal.evaluate(&AuthzRequest {
+        principal_arn: principal.arn(),
         action,
         checks: &checks,
         context: &context,
@@ -114,6 +143,8 @@ async fn authorize(
         action,
         model,
         decision = if decision.is_allowed() { "allow" } else { "deny" },
+        outcome = decision.outcome_name(),
+        layer = decision.layer().map(|l| l.to_string()).unwrap_or_default(),
         rule,
         denied_resource = decision.denied_resource().unwrap_or(""),
         "decision"

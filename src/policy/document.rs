@@ -9,9 +9,7 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::condition::{
-    find_variable, has_vendor_prefix, variable_not_supported, Condition, Operator,
-};
+use super::condition::{has_vendor_prefix, Condition, Operator};
 use super::error::{
     PolicyError, StatementLocation, DUPLICATE_SID, MISSING_ACTIONS, MISSING_RESOURCES, PRINCIPAL,
     SID_FORMAT, SYNTAX, VENDOR_PREFIX,
@@ -366,16 +364,15 @@ fn parse_statement(
     let resource = match resource {
         Some((element, list)) if !list.is_empty() => {
             for r in &list {
-                if ArnPattern::parse(r).is_none() {
-                    return Err(place.error(
-                        Some(element),
-                        format!("Resource {r} must be in ARN format or \"*\"."),
-                    ));
-                }
-                if version == Version::V2012_10_17 {
-                    if let Some(variable) = find_variable(r) {
-                        return Err(place.place(variable_not_supported(variable), Some(element)));
+                match ArnPattern::parse_with_variables(r, version == Version::V2012_10_17) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        return Err(place.error(
+                            Some(element),
+                            format!("Resource {r} must be in ARN format or \"*\"."),
+                        ))
                     }
+                    Err(detail) => return Err(place.syntax(Some(element), detail)),
                 }
             }
             targets(element, list)
@@ -881,21 +878,21 @@ mod tests {
             ),
             (
                 one(&format!(
-                    r#"{ALLOW}, "Condition": {{"NumericLessThan": {{"aws:x": 1}}}}"#
+                    r#"{ALLOW}, "Condition": {{"NumericLessThan": {{"aws:x": "ten"}}}}"#
                 )),
                 Some((0, None)),
                 Some("Condition"),
-                "Condition operator NumericLessThan is not supported yet by bedrock-guard.",
-                None,
+                SYNTAX,
+                Some("NumericLessThan aws:x: \"ten\" is not a number"),
             ),
             (
                 one(&format!(
-                    r#"{ALLOW}, "Condition": {{"IpAddress": {{"aws:SourceIp": "10.0.0.0/8"}}}}"#
+                    r#"{ALLOW}, "Condition": {{"IpAddress": {{"aws:SourceIp": "10.0.0.0/33"}}}}"#
                 )),
                 Some((0, None)),
                 Some("Condition"),
-                "Condition operator IpAddress is not supported yet by bedrock-guard.",
-                None,
+                SYNTAX,
+                Some("IpAddress aws:SourceIp: \"10.0.0.0/33\" is not an IP address or CIDR block"),
             ),
             (
                 one(&format!(
@@ -926,21 +923,21 @@ mod tests {
             ),
             (
                 one(
-                    r#""Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username}/*""#,
+                    r#""Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username/*""#,
                 ),
                 Some((0, None)),
                 Some("Resource"),
-                "Policy variable ${aws:username} is not supported yet by bedrock-guard.",
-                None,
+                SYNTAX,
+                Some("policy variable in \"${aws:username/*\" has no closing '}'"),
             ),
             (
                 one(&format!(
-                    r#"{ALLOW}, "Condition": {{"StringLike": {{"aws:PrincipalArn": "arn:aws:iam::*:user/${{aws:username}}"}}}}"#
+                    r#"{ALLOW}, "Condition": {{"StringLike": {{"aws:PrincipalArn": "arn:aws:iam::*:user/${{username}}"}}}}"#
                 )),
                 Some((0, None)),
                 Some("Condition"),
-                "Policy variable ${aws:username} is not supported yet by bedrock-guard.",
-                None,
+                SYNTAX,
+                Some("invalid policy variable ${username} in \"arn:aws:iam::*:user/${username}\""),
             ),
             (
                 r#"{"Version": "2012-10-17", "Statement": ["x"]}"#.into(),
