@@ -11,8 +11,10 @@
 //!   responses.
 //!
 //! Around them: [`config`] (file format, loading, the immutable [`config::Snapshot`] the request path
-//! reads), [`server`] ([`Guard`], [`run`]), [`telemetry`] and [`cli`].
+//! reads), [`server`] ([`Guard`], [`run`]), [`telemetry`] and [`cli`]; [`authz`] decides one request
+//! outside the proxy, exactly as the proxy would (`explain`, `[[policy_tests]]`).
 
+pub mod authz;
 pub mod aws;
 pub mod classify;
 pub mod cli;
