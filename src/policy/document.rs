@@ -990,5 +990,30 @@ mod tests {
         ) {
             let _ = parse(&source(&text));
         }
+
+        /// Structurally valid statements with arbitrary operators, keys, values and variables: parsing
+        /// and compiling never panic, and whatever parses also compiles.
+        #[test]
+        fn parse_and_compile_never_panic_on_statement_shaped_json(
+            effect in "(Allow|Deny|allow|)",
+            action in prop::collection::vec("(bedrock|s3|\\*)?:?[A-Za-z*?]{0,6}", 0..3),
+            resource in prop::collection::vec("(\\*|arn:aws:bedrock:[a-z0-9*?-]{0,4}:[0-9*]{0,3}:[a-z/.:*?${}A-Za-z, ']{0,30})", 0..3),
+            operator in "(ForAnyValue:|ForAllValues:)?(String|Numeric|Date|Arn|Ip|Binary|Bool|Null|NotIp)(Equals|NotEquals|Like|LessThan|Address)?(IfExists)?",
+            key in "(aws|bedrock)?:?[A-Za-z/]{0,8}",
+            values in prop::collection::vec("[0-9a-zA-Z:./*${}, '+-]{0,20}", 0..3),
+            version in "(2012-10-17|2008-10-17)",
+        ) {
+            let text = serde_json::json!({
+                "Version": version,
+                "Statement": [{
+                    "Effect": effect, "Action": action, "Resource": resource,
+                    "Condition": {operator: {key: values}},
+                }],
+            })
+            .to_string();
+            if let Ok(doc) = parse(&source(&text)) {
+                prop_assert!(crate::policy::PolicySet::compile(vec![doc]).is_ok());
+            }
+        }
     }
 }

@@ -830,6 +830,27 @@ mod tests {
             prop_assert_eq!(a.is_explicit_deny(), b.is_explicit_deny());
         }
 
+        /// The index only narrows the statements looked at: it must decide exactly like a scan of
+        /// every statement.
+        #[test]
+        fn index_agrees_with_a_full_scan(
+            statements in prop::collection::vec(statement_json(), 1..12),
+            (action, checks, region) in request_strategy(),
+        ) {
+            let context = context(region);
+            let set = policy(&statements);
+            let indexed = decide(&set, action, &checks, &context);
+            let applies = |effect: Effect, check: &ResourceCheck| {
+                let arn = Arn::parse(&check.arn);
+                let ctx = Context { check: &check.context, request: &context };
+                set.statements().iter().any(|s| s.effect() == effect && s.applies(action, arn.as_ref(), &ctx))
+            };
+            let explicit = checks.iter().any(|c| applies(Effect::Deny, c));
+            let allowed = !explicit && !checks.is_empty() && checks.iter().all(|c| applies(Effect::Allow, c));
+            prop_assert_eq!(indexed.is_explicit_deny(), explicit);
+            prop_assert_eq!(indexed.is_allowed(), allowed);
+        }
+
         #[test]
         fn adding_a_deny_never_allows_more(
             statements in prop::collection::vec(statement_json(), 1..6),
