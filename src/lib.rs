@@ -14,10 +14,12 @@
 //! Around them: [`config`] (file format, loading, the immutable [`config::Snapshot`] the request path
 //! reads), [`server`] ([`Guard`], [`run`]), [`telemetry`] (logs, the audit event, token accounting,
 //! metrics), [`ops`] (concurrency cap, draining) and `serve` (connections, timeouts, graceful
-//! shutdown), [`admin`] (health, readiness, metrics and the admin API) and [`cli`].
+//! shutdown), [`admin`] (health, readiness, metrics and the admin API) and [`cli`]; [`authz`] decides
+//! one request outside the proxy, exactly as the proxy would (`explain`, `[[policy_tests]]`).
 
 pub mod admin;
 pub mod auth;
+pub mod authz;
 pub mod aws;
 pub mod classify;
 pub mod cli;

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::aws::{self, AccountResolver, CredentialCache, CredentialsError, RoleSessions};
 use crate::config::{self, Config, ConfigError, Overrides, Reloader, Snapshot};
 use crate::ops::Ops;
@@ -48,10 +48,15 @@ impl Shared {
     /// otherwise the proxy's.
     pub(crate) async fn credentials_for(
         &self,
-        principal: &Principal,
+        caller: &Caller,
     ) -> Result<Arc<aws_credential_types::Credentials>, CredentialsError> {
-        match &principal.assume_role_arn {
-            Some(role) => self.roles.session(&principal.name, role).get().await,
+        match &caller.assume_role_arn {
+            Some(role) => {
+                self.roles
+                    .session(caller.principal.name(), role)
+                    .get()
+                    .await
+            }
             None => self.credentials.get().await,
         }
     }
@@ -189,7 +194,7 @@ impl GuardBuilder {
             credentials,
             source,
         } = self;
-        let snapshot = Snapshot::compile(&config, 1)?;
+        let snapshot = Snapshot::compile_checked(&config, 1)?;
 
         let sdk_config = match credentials {
             Some(provider) => aws_types::SdkConfig::builder()
@@ -236,8 +241,10 @@ impl GuardBuilder {
         for origin in &snapshot.policy_origins {
             tracing::info!(policy = %origin, "policy loaded");
         }
-        for line in snapshot.policies.describe() {
-            tracing::info!(statement = %line, "enforcing");
+        for (layer, set) in snapshot.fixed_principal().layers() {
+            for line in set.describe() {
+                tracing::info!(layer = %layer, statement = %line, "enforcing");
+            }
         }
         if snapshot.auth.is_enabled() {
             tracing::info!(version = %snapshot.version, "clients must authenticate (API key, SigV4 gateway key or trusted header)");
@@ -251,7 +258,7 @@ impl GuardBuilder {
                     ),
                 }));
             }
-            tracing::info!(principal = %snapshot.auth.fixed_principal().arn, version = %snapshot.version, "every caller is this principal");
+            tracing::info!(principal = %snapshot.fixed_principal().arn(), version = %snapshot.version, "every caller is this principal");
         }
 
         crate::telemetry::metrics::install();

@@ -15,7 +15,7 @@ use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, Message};
 use aws_sdk_bedrockruntime::Client;
 use bedrock_guard::auth::api_key;
 use bedrock_guard::config::{
-    AccessKeyEntry, ApiKeyEntry, Config, PrincipalEntry, TrustedHeaderConfig,
+    AccessKeyEntry, ApiKeyEntry, Config, NamedPrincipalConfig, TrustedHeaderConfig,
 };
 use support::guard::{start_guard, GuardOptions, RunningGuard};
 use support::sts::{StsDouble, ROLE_ACCESS_KEY, ROLE_SECRET_KEY, ROLE_SESSION_TOKEN};
@@ -36,13 +36,17 @@ const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
    "Condition":{"StringEquals":{"aws:PrincipalTag/team":"search"}}},
   {"Sid":"EveryoneUsesClaude","Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:*::foundation-model/anthropic.*"}]}"#;
 
-fn principal(name: &str, team: &str) -> PrincipalEntry {
-    PrincipalEntry {
+/// A principal whose identity policies are the gateway's `[policy] files` (they apply to every caller).
+fn principal(name: &str, team: &str) -> NamedPrincipalConfig {
+    NamedPrincipalConfig {
         name: name.into(),
-        arn: None,
+        arn: format!("arn:aws:iam::123456789012:role/{name}"),
         account: None,
+        identity_policies: vec![],
         groups: vec![],
+        boundary: None,
         tags: [("team".to_owned(), team.to_owned())].into_iter().collect(),
+        identity: Default::default(),
         assume_role_arn: None,
     }
 }
@@ -525,14 +529,16 @@ async fn listening_beyond_loopback_without_authentication_is_refused() {
         .is_ok());
 
     config.auth.allow_unauthenticated_network = false;
-    config.principals = vec![principal("app", "x")];
+    let mut app = principal("app", "x");
+    app.identity = bedrock_guard::config::IdentityMode::Unrestricted;
+    config.principals = vec![app];
     config.auth.api_keys = vec![ApiKeyEntry {
         principal: "app".into(),
         sha256: api_key::hash_hex("k"),
     }];
-    assert!(bedrock_guard::Guard::builder(config)
+    let built = bedrock_guard::Guard::builder(config)
         .credentials_provider(provider)
         .build()
-        .await
-        .is_ok());
+        .await;
+    assert!(built.is_ok(), "{:?}", built.err());
 }

@@ -83,14 +83,11 @@ mod tests {
     use super::*;
 
     fn principal(name: &str) -> Arc<Principal> {
-        Arc::new(Principal {
-            name: name.into(),
-            arn: format!("arn:aws:iam::123456789012:role/{name}"),
-            account: "123456789012".into(),
-            groups: vec![],
-            tags: vec![],
-            assume_role_arn: None,
-        })
+        Arc::new(Principal::new(
+            name,
+            &format!("arn:aws:iam::123456789012:role/{name}"),
+            crate::policy::Identity::Unrestricted,
+        ))
     }
 
     #[test]
@@ -103,8 +100,8 @@ mod tests {
         let mut keys = ApiKeys::default();
         keys.insert(parse_hash(&hash_hex(&a)).unwrap(), principal("app-a"));
         keys.insert(parse_hash(&hash_hex(&b)).unwrap(), principal("app-b"));
-        assert_eq!(keys.lookup(&a).unwrap().name, "app-a");
-        assert_eq!(keys.lookup(&b).unwrap().name, "app-b");
+        assert_eq!(keys.lookup(&a).unwrap().name(), "app-a");
+        assert_eq!(keys.lookup(&b).unwrap().name(), "app-b");
         assert!(keys.lookup("bgk_wrong").is_none());
         assert!(keys.lookup("").is_none());
     }

@@ -4,7 +4,6 @@
 //! (sidecar and local dev). Failures are answered before any policy or upstream work.
 
 pub mod api_key;
-mod principal;
 pub mod sigv4;
 mod trusted;
 
@@ -16,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use http::header::AUTHORIZATION;
 
-pub use principal::Principal;
+pub use crate::policy::Principal;
 pub use sigv4::{IncomingRequest, Secret};
 pub use trusted::Cidr;
 
@@ -87,6 +86,8 @@ impl AuthMethod {
 pub struct Caller {
     pub principal: Arc<Principal>,
     pub method: AuthMethod,
+    /// The role this principal calls Bedrock as, if it has its own (`assume_role_arn`).
+    pub assume_role_arn: Option<Arc<str>>,
     /// The region a SigV4 client signed for (already checked against the allowed regions).
     pub region: Option<String>,
 }
@@ -97,6 +98,8 @@ pub struct Authenticator {
     enabled: bool,
     fixed: Arc<Principal>,
     principals: HashMap<String, Arc<Principal>>,
+    /// Principals that call Bedrock through their own role (`assume_role_arn`).
+    roles: HashMap<String, Arc<str>>,
     api_keys: ApiKeys,
     access_keys: AccessKeys,
     trusted: Option<TrustedHeader>,
@@ -106,45 +109,25 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// Builds the principal table and reads key files and secrets.
-    pub fn compile(config: &Config) -> Result<Authenticator, ConfigError> {
+    /// Maps every configured credential to its principal (`principal` looks one up by name; the
+    /// snapshot compiled them) and reads key files and secrets.
+    pub fn compile(
+        config: &Config,
+        fixed: &Arc<Principal>,
+        principal: impl Fn(&str) -> Option<Arc<Principal>>,
+    ) -> Result<Authenticator, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             origin: "config [auth]".to_owned(),
             message,
         };
-        let default_account = config
-            .account_id
-            .clone()
-            .unwrap_or_else(|| "000000000000".to_owned());
         let mut principals = HashMap::new();
+        let mut roles = HashMap::new();
         for entry in &config.principals {
-            let account = entry
-                .account
-                .clone()
-                .unwrap_or_else(|| default_account.clone());
-            let principal = Principal {
-                name: entry.name.clone(),
-                arn: entry
-                    .arn
-                    .clone()
-                    .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/{}", entry.name)),
-                account,
-                groups: entry.groups.clone(),
-                tags: entry
-                    .tags
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                assume_role_arn: entry.assume_role_arn.clone(),
-            };
-            if principals
-                .insert(entry.name.clone(), Arc::new(principal))
-                .is_some()
-            {
-                return Err(invalid(format!(
-                    "principal {:?} is defined twice",
-                    entry.name
-                )));
+            if let Some(found) = principal(&entry.name) {
+                principals.insert(entry.name.clone(), found);
+            }
+            if let Some(role) = &entry.assume_role_arn {
+                roles.insert(entry.name.clone(), Arc::<str>::from(role.as_str()));
             }
         }
         let lookup = |name: &str, what: &str| {
@@ -154,18 +137,7 @@ impl Authenticator {
                 ))
             })
         };
-
-        let fixed = match &config.principal.name {
-            Some(name) => lookup(name, "[principal] name")?,
-            None => Arc::new(Principal {
-                name: "fixed".to_owned(),
-                arn: config.principal.arn.clone(),
-                account: default_account.clone(),
-                groups: Vec::new(),
-                tags: Vec::new(),
-                assume_role_arn: None,
-            }),
-        };
+        let fixed = Arc::clone(fixed);
 
         let mut api_keys = ApiKeys::default();
         let mut entries = config.auth.api_keys.clone();
@@ -267,6 +239,7 @@ impl Authenticator {
             enabled: config.auth.is_enabled(),
             fixed,
             principals,
+            roles,
             api_keys,
             access_keys,
             trusted,
@@ -366,6 +339,7 @@ impl Authenticator {
         region: Option<String>,
     ) -> Caller {
         Caller {
+            assume_role_arn: self.roles.get(principal.name()).cloned(),
             principal,
             method,
             region,
@@ -393,7 +367,7 @@ pub fn referenced_paths(config: &Config) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AccessKeyEntry, PrincipalEntry};
+    use crate::config::{AccessKeyEntry, IdentityMode, NamedPrincipalConfig, Snapshot};
     use http::{HeaderMap, HeaderValue};
 
     type Mutation = Box<dyn Fn(&mut Config)>;
@@ -403,14 +377,17 @@ mod tests {
             account_id: Some("123456789012".into()),
             ..Config::default()
         };
-        config.principals = vec![PrincipalEntry {
+        config.principals = vec![NamedPrincipalConfig {
             name: "app".into(),
-            arn: None,
+            arn: "arn:aws:iam::123456789012:role/app".into(),
             account: None,
-            groups: vec!["ml".into()],
+            identity_policies: vec![],
+            groups: vec![],
+            boundary: None,
             tags: [("team".to_owned(), "search".to_owned())]
                 .into_iter()
                 .collect(),
+            identity: IdentityMode::Unrestricted,
             assume_role_arn: None,
         }];
         config.auth.allow_inline_secrets = true;
@@ -423,6 +400,13 @@ mod tests {
             secret: Some("app-secret".into()),
         }];
         config
+    }
+
+    /// The authenticator exactly as a snapshot builds it.
+    fn compile(config: &Config) -> Result<Authenticator, String> {
+        Snapshot::compile(config, 1)
+            .map(|snapshot| snapshot.auth)
+            .map_err(|e| e.to_string())
     }
 
     fn signed_for(region: &str) -> HeaderMap {
@@ -459,27 +443,27 @@ mod tests {
 
     #[test]
     fn the_scope_region_selects_an_allowed_region_only() {
-        let auth = Authenticator::compile(&gateway_config(vec![])).unwrap();
+        let auth = compile(&gateway_config(vec![])).unwrap();
         let caller = authenticate(&auth, &signed_for("us-east-1")).unwrap();
         assert_eq!(caller.region.as_deref(), Some("us-east-1"));
-        assert_eq!(caller.principal.arn, "arn:aws:iam::123456789012:role/app");
+        assert_eq!(caller.principal.arn(), "arn:aws:iam::123456789012:role/app");
         assert_eq!(caller.method, AuthMethod::SigV4);
         let err = authenticate(&auth, &signed_for("eu-west-1")).unwrap_err();
         assert!(matches!(err, AuthError::RegionNotAllowed { .. }), "{err:?}");
         assert_eq!(err.code(), "InvalidSignatureException");
 
-        let auth = Authenticator::compile(&gateway_config(vec!["eu-west-1".into()])).unwrap();
+        let auth = compile(&gateway_config(vec!["eu-west-1".into()])).unwrap();
         let caller = authenticate(&auth, &signed_for("eu-west-1")).unwrap();
         assert_eq!(caller.region.as_deref(), Some("eu-west-1"));
     }
 
     #[test]
     fn without_auth_every_caller_is_the_fixed_principal() {
-        let auth = Authenticator::compile(&Config::default()).unwrap();
+        let auth = compile(&Config::default()).unwrap();
         assert!(!auth.is_enabled());
         let caller = authenticate(&auth, &HeaderMap::new()).unwrap();
         assert_eq!(caller.method, AuthMethod::Fixed);
-        assert_eq!(caller.principal.arn, Config::default().principal.arn);
+        assert_eq!(caller.principal.arn(), Config::default().principal.arn);
         // Client credentials are ignored in fixed mode (the sidecar's app signs with anything).
         let caller = authenticate(&auth, &signed_for("eu-west-1")).unwrap();
         assert_eq!(caller.method, AuthMethod::Fixed);
@@ -507,20 +491,20 @@ mod tests {
             ),
             (
                 Box::new(|c| c.principal.name = Some("nobody".into())),
-                "[principal] name",
+                "principal.name",
             ),
         ];
         for (mutate, needle) in cases {
             let mut config = gateway_config(vec![]);
             mutate(&mut config);
-            let err = Authenticator::compile(&config).unwrap_err().to_string();
+            let err = compile(&config).unwrap_err();
             assert!(err.contains(needle), "{needle}: {err}");
         }
     }
 
     #[test]
     fn secrets_do_not_appear_in_debug_output() {
-        let auth = Authenticator::compile(&gateway_config(vec![])).unwrap();
+        let auth = compile(&gateway_config(vec![])).unwrap();
         let debug = format!("{auth:?}");
         assert!(!debug.contains("app-secret"), "{debug}");
     }

@@ -326,14 +326,11 @@ mod tests {
     use http::HeaderValue;
 
     fn principal() -> Arc<Principal> {
-        Arc::new(Principal {
-            name: "app".into(),
-            arn: "arn:aws:iam::123456789012:role/app".into(),
-            account: "123456789012".into(),
-            groups: vec![],
-            tags: vec![],
-            assume_role_arn: None,
-        })
+        Arc::new(Principal::new(
+            "app",
+            "arn:aws:iam::123456789012:role/app",
+            crate::policy::Identity::Unrestricted,
+        ))
     }
 
     fn keys() -> AccessKeys {
@@ -400,7 +397,7 @@ mod tests {
         let now = SystemTime::now();
         let (headers, auth) = signed("app-secret", now, b"{}");
         let (principal, region) = check(&headers, &auth, b"{}", now).unwrap();
-        assert_eq!(principal.name, "app");
+        assert_eq!(principal.name(), "app");
         assert_eq!(region, "us-west-2");
     }
 

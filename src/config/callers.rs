@@ -1,33 +1,9 @@
 //! Config file format for callers: the principals a gateway knows, and how clients prove which one
 //! they are (`[auth]`). Secrets are never inline by default: they live in files or the environment.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-
-/// A caller identity: what identity policies and condition keys see (`aws:PrincipalArn`, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrincipalEntry {
-    /// Unique name, used by keys and logs (and `${aws:username}`).
-    pub name: String,
-    /// Defaults to `arn:aws:iam::{account}:role/{name}`.
-    #[serde(default)]
-    pub arn: Option<String>,
-    /// The AWS account the principal belongs to (defaults to the proxy's `account_id`).
-    #[serde(default)]
-    pub account: Option<String>,
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// `aws:PrincipalTag/<key>` values.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Call Bedrock as this role (STS AssumeRole, session name and source identity = principal name),
-    /// so CloudTrail shows which app made each call. Absent: the proxy's own credentials.
-    #[serde(default)]
-    pub assume_role_arn: Option<String>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -36,27 +36,7 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(Path::to_owned)
                 .unwrap_or_else(|| PathBuf::from("."));
-            let base = config.base_dir.clone();
-            for file in config
-                .policy
-                .files
-                .iter_mut()
-                .chain(config.policy.shadow_files.iter_mut())
-            {
-                if file.is_relative() {
-                    *file = base.join(&*file);
-                }
-            }
-            let secret_files = config
-                .auth
-                .access_keys
-                .iter_mut()
-                .filter_map(|k| k.secret_file.as_mut());
-            for file in config.auth.api_key_files.iter_mut().chain(secret_files) {
-                if file.is_relative() {
-                    *file = base.join(&*file);
-                }
-            }
+            resolve_paths(&mut config);
             config.file_text = text;
             config
         }
@@ -65,6 +45,42 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
     apply(&mut config, overrides);
     validate(&config)?;
     Ok(config)
+}
+
+/// Every policy path in the file is relative to the file's directory.
+fn resolve_paths(config: &mut Config) {
+    let base = config.base_dir.clone();
+    let resolve = |file: &mut PathBuf| {
+        if file.is_relative() {
+            *file = base.join(&*file);
+        }
+    };
+    config.policy.files.iter_mut().for_each(resolve);
+    config.policy.shadow_files.iter_mut().for_each(resolve);
+    config.auth.api_key_files.iter_mut().for_each(resolve);
+    for key in &mut config.auth.access_keys {
+        if let Some(secret) = &mut key.secret_file {
+            resolve(secret);
+        }
+    }
+    if let Some(org) = &mut config.org {
+        org.root_scps.iter_mut().for_each(resolve);
+        for ou in &mut org.ous {
+            ou.scps.iter_mut().for_each(resolve);
+        }
+        for account in &mut org.accounts {
+            account.scps.iter_mut().for_each(resolve);
+        }
+    }
+    for group in &mut config.groups {
+        group.policies.iter_mut().for_each(resolve);
+    }
+    for principal in &mut config.principals {
+        principal.identity_policies.iter_mut().for_each(resolve);
+        if let Some(boundary) = &mut principal.boundary {
+            resolve(boundary);
+        }
+    }
 }
 
 fn apply(config: &mut Config, overrides: &Overrides) {
@@ -170,7 +186,37 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             )));
         }
     }
+    if let Some(org) = &config.org {
+        for account in &org.accounts {
+            if !is_account_id(&account.id) {
+                return Err(invalid(format!(
+                    "org.accounts: id {:?} must be 12 digits",
+                    account.id
+                )));
+            }
+        }
+    }
+    for principal in &config.principals {
+        if let Some(account) = &principal.account {
+            if !is_account_id(account) {
+                return Err(invalid(format!(
+                    "principals {:?}: account {account:?} must be 12 digits",
+                    principal.name
+                )));
+            }
+        }
+        if !principal.arn.starts_with("arn:") || principal.arn.split(':').count() < 6 {
+            return Err(invalid(format!(
+                "principals {:?}: arn {:?} is not an ARN",
+                principal.name, principal.arn
+            )));
+        }
+    }
     Ok(())
+}
+
+fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `us-east-1`, `us-gov-west-1`, `ap-southeast-7`: lowercase words and a trailing number.

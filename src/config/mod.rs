@@ -9,14 +9,14 @@ mod reload;
 mod snapshot;
 mod watch;
 
-pub use callers::{
-    AccessKeyEntry, ApiKeyEntry, ApiKeyFile, AuthConfig, PrincipalEntry, TrustedHeaderConfig,
-};
+pub use callers::{AccessKeyEntry, ApiKeyEntry, ApiKeyFile, AuthConfig, TrustedHeaderConfig};
 pub use error::ConfigError;
 pub use load::{load, Overrides};
 pub use model::{
-    ApplicationProfileConfig, Config, EnforcementMode, LimitsConfig, LogConfig, LogFormat,
-    PolicyConfig, PrincipalConfig, ReloadConfig, UpstreamConfig, DEFAULT_LISTEN,
+    AccountConfig, ApplicationProfileConfig, CatalogConfig, Config, EnforcementMode, Expectation,
+    GroupConfig, IdentityMode, LimitsConfig, LogConfig, LogFormat, NamedPrincipalConfig, OrgConfig,
+    OuConfig, PolicyConfig, PolicyTestConfig, PrincipalConfig, ReloadConfig, UpstreamConfig,
+    DEFAULT_LISTEN,
 };
 pub use reload::{ReloadOutcome, ReloadStatus, ReloadTrigger, Reloader};
 pub use snapshot::{Snapshot, DEFAULT_POLICY};

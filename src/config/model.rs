@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::callers::{AuthConfig, PrincipalEntry};
+use super::callers::AuthConfig;
 
 /// Loopback only: a guard that nobody configured must not be reachable from the network.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -30,9 +30,6 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub principal: PrincipalConfig,
-    /// Principals a gateway knows (`[[principals]]`).
-    #[serde(default)]
-    pub principals: Vec<PrincipalEntry>,
     /// How clients authenticate; nothing configured means every caller is `[principal]`.
     #[serde(default)]
     pub auth: AuthConfig,
@@ -56,6 +53,21 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     #[serde(default)]
     pub reload: ReloadConfig,
+    /// The AWS Organizations tree: SCPs attached to the root, OUs and accounts.
+    #[serde(default)]
+    pub org: Option<OrgConfig>,
+    /// IAM groups: identity policies shared by their member principals.
+    #[serde(default)]
+    pub groups: Vec<GroupConfig>,
+    /// Callers the guard knows by name (the fixed caller is chosen with `[principal] name`).
+    #[serde(default)]
+    pub principals: Vec<NamedPrincipalConfig>,
+    /// Request -> expected decision cases, run by `bedrock-guard check`.
+    #[serde(default)]
+    pub policy_tests: Vec<PolicyTestConfig>,
+    /// Model ids the lints know besides the built-in catalog.
+    #[serde(default)]
+    pub catalog: CatalogConfig,
     /// Directory relative policy paths are resolved against (the config file's directory); not a file key.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -73,7 +85,6 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             limits: LimitsConfig::default(),
             principal: PrincipalConfig::default(),
-            principals: Vec::new(),
             auth: AuthConfig::default(),
             policy: PolicyConfig::default(),
             inference_profiles: BTreeMap::new(),
@@ -82,6 +93,11 @@ impl Default for Config {
             admin_listen: None,
             shutdown_grace_secs: default_shutdown_grace_secs(),
             reload: ReloadConfig::default(),
+            org: None,
+            groups: Vec::new(),
+            principals: Vec::new(),
+            policy_tests: Vec::new(),
+            catalog: CatalogConfig::default(),
             base_dir: PathBuf::from("."),
             file_text: String::new(),
         }
@@ -160,11 +176,12 @@ impl Default for LimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalConfig {
-    /// Who every caller is when clients do not authenticate (sidecar and local use). Shown in deny
-    /// messages as AWS shows the caller.
+    /// Who every caller is (sidecar and local use). Shown in deny messages as AWS shows the caller.
+    /// Ignored when `name` is set (the named principal's own ARN is used).
     #[serde(default = "default_principal_arn")]
     pub arn: String,
-    /// Take the fixed caller's attributes (ARN, account, tags, ...) from this `[[principals]]` entry.
+    /// Makes the `[[principals]]` entry of this name the fixed caller. Without it the fixed caller is
+    /// `arn`, whose identity policies are `[policy] files` (or the embedded default policy).
     #[serde(default)]
     pub name: Option<String>,
 }
@@ -176,6 +193,130 @@ impl Default for PrincipalConfig {
             name: None,
         }
     }
+}
+
+/// `[org]`: SCPs by level. A level with no `scps` behaves as if `FullAWSAccess` were attached (AWS's
+/// default); a Deny-only SCP therefore needs a `FullAWSAccess` file beside it, as in AWS.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgConfig {
+    /// The organisation id (`o-...`), the value of `aws:PrincipalOrgID`.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub root_scps: Vec<PathBuf>,
+    #[serde(default)]
+    pub ous: Vec<OuConfig>,
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OuConfig {
+    pub id: String,
+    /// Parent OU id; absent or `"root"`: directly under the root.
+    #[serde(default)]
+    pub parent: Option<String>,
+    #[serde(default)]
+    pub scps: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// 12 digits.
+    pub id: String,
+    /// The OU the account is in; absent or `"root"`: directly under the root.
+    #[serde(default)]
+    pub ou: Option<String>,
+    #[serde(default)]
+    pub scps: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    pub name: String,
+    #[serde(default)]
+    pub policies: Vec<PathBuf>,
+}
+
+/// Whether a principal's identity policies are evaluated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityMode {
+    /// Its identity policies (own and groups') must allow, as in AWS. Having none is a config error.
+    #[default]
+    Policies,
+    /// No identity layer: only the SCPs (and a boundary, if set) decide. For the sidecar case.
+    Unrestricted,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedPrincipalConfig {
+    /// How the principal is addressed (`[principal] name`, `explain --principal`, client auth).
+    pub name: String,
+    /// The IAM ARN, shown in deny messages and set as `aws:PrincipalArn`.
+    pub arn: String,
+    /// The account (`aws:PrincipalAccount`, and the SCP path); default: the account in `arn`.
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub identity_policies: Vec<PathBuf>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Permissions boundary policy file.
+    #[serde(default)]
+    pub boundary: Option<PathBuf>,
+    /// `aws:PrincipalTag/<key>` values.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub identity: IdentityMode,
+    /// Call Bedrock as this role (STS AssumeRole, session name and source identity = principal name),
+    /// so CloudTrail shows which app made each call. Absent: the proxy's own credentials.
+    #[serde(default)]
+    pub assume_role_arn: Option<String>,
+}
+
+/// One `[[policy_tests]]` case: a request and the decision it must get.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyTestConfig {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A `[[principals]]` name; default: the fixed caller.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// Model id as a client sends it (`us.anthropic...`, an ARN, ...).
+    pub model: String,
+    /// API operation name; default `InvokeModel`.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// Default: the config's region, else us-east-1.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Extra request condition keys (`"aws:SourceIp" = "10.1.2.3"`).
+    #[serde(default)]
+    pub context: BTreeMap<String, String>,
+    pub expect: Expectation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expectation {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Model ids (`vendor.model-v1:0`) to add to the built-in catalog used by lints.
+    #[serde(default)]
+    pub models: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -148,7 +148,7 @@ impl Reloader {
         // Reading files and compiling large policies is blocking work: keep it off the request workers.
         let candidate = tokio::task::spawn_blocking(move || {
             let config = source.load()?;
-            let snapshot = Snapshot::compile(&config, generation)?;
+            let snapshot = Snapshot::compile_checked(&config, generation)?;
             Ok::<_, ConfigError>((config, snapshot))
         })
         .await;
@@ -353,6 +353,28 @@ mod tests {
             ReloadOutcome::Published { .. }
         ));
         assert_eq!(reloader.status().last_error, None);
+    }
+
+    #[tokio::test]
+    async fn a_change_that_fails_its_own_policy_tests_is_refused() {
+        let (dir, path, reloader) = setup(ALLOW_ALL);
+        std::fs::write(
+            &path,
+            "[policy]\nfiles = [\"p.json\"]\n[[policy_tests]]\nname = \"nova stays allowed\"\nmodel = \"amazon.nova-lite-v1:0\"\nexpect = \"allow\"\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            reloader.reload(ReloadTrigger::Api).await,
+            ReloadOutcome::Published { .. }
+        ));
+        let live = reloader.current().version.clone();
+        std::fs::write(dir.path().join("p.json"), DENY_ALL).unwrap();
+        let outcome = reloader.reload(ReloadTrigger::FileChange).await;
+        let ReloadOutcome::Failed { error, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(error.contains("nova stays allowed"), "{error}");
+        assert_eq!(reloader.current().version, live);
     }
 
     #[tokio::test]

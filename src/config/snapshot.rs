@@ -1,66 +1,188 @@
 //! The compiled, immutable view of a configuration that the request path reads. It is built once per
 //! (re)load and shared behind an `ArcSwap`; a request takes one snapshot and uses it for its whole life.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::model::{Expectation, IdentityMode, NamedPrincipalConfig, PolicyTestConfig};
 use super::{Config, ConfigError, EnforcementMode};
 use crate::auth::{self, Authenticator};
 use crate::classify::{ApplicationProfiles, InferenceProfileTable};
-use crate::policy::{PolicySet, PolicySource};
+use crate::policy::{Identity, Organization, PolicySet, PolicySource, Principal};
 
 /// Applies when neither the config nor the command line names a policy: inference on foundation models
 /// and system inference profiles only. Provisioned, custom and imported models, prompts and async jobs
 /// (which write to S3) stay denied until someone allows them on purpose.
 pub const DEFAULT_POLICY: &str = include_str!("../../config/policies/default.json");
 
+/// The name of the fixed caller when `[principal] name` does not select a `[[principals]]` entry.
+pub const DEFAULT_PRINCIPAL: &str = "default";
+
 #[derive(Debug)]
 pub struct Snapshot {
     /// `{generation}-{content hash}`: shown in decision logs and the `x-bedrock-guard-config-version`
     /// response header, so any answer can be traced to the exact configuration that produced it.
     pub version: String,
-    /// Content hash of the config file and every policy it references (without the generation).
+    /// Content hash of the config file and every file it references (without the generation).
     pub content_hash: String,
     pub generation: u64,
-    pub policies: PolicySet,
-    /// Evaluated beside `policies`, never enforced.
+    /// Evaluated beside each principal's own layers, never enforced.
     pub shadow: Option<PolicySet>,
     pub mode: EnforcementMode,
     pub profiles: InferenceProfileTable,
     pub application_profiles: ApplicationProfiles,
-    /// Who is calling: principals, keys, and the fixed caller.
+    /// Who is calling: keys, access keys, trusted header, and the fixed caller.
     pub auth: Authenticator,
     pub hide_rule_names: bool,
     pub max_body_bytes: usize,
     /// Where each policy came from, for logs.
     pub policy_origins: Vec<String>,
+    /// `[[policy_tests]]`, run by `check` and before every reload is published.
+    pub policy_tests: Vec<PolicyTestConfig>,
+    /// Extra model ids for the lint catalog.
+    pub known_models: Vec<String>,
+    /// The config's region, if any (policy tests default to it).
+    pub region: Option<String>,
+    /// The configured account of the proxy, if any.
+    pub account_id: Option<String>,
+    principals: Vec<Arc<Principal>>,
+    by_name: HashMap<String, usize>,
+    fixed: Arc<Principal>,
 }
 
 impl Snapshot {
     /// Reads every referenced policy file and compiles the lot; any error leaves nothing half-built.
     pub fn compile(config: &Config, generation: u64) -> Result<Snapshot, ConfigError> {
-        let sources = if config.policy.files.is_empty() {
-            vec![PolicySource {
-                name: "default".to_owned(),
-                origin: "embedded default policy".to_owned(),
-                text: DEFAULT_POLICY.to_owned(),
-            }]
-        } else {
-            read_policies(&config.policy.files)?
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: "config".to_owned(),
+            message,
         };
-        let shadow_sources = read_policies(&config.policy.shadow_files)?;
-        let content_hash = content_hash(config, &sources, &shadow_sources);
+        // Every policy read, in order: for the start-up log and the content hash.
+        let mut read: Vec<PolicySource> = Vec::new();
+        let mut load = |paths: &[PathBuf]| -> Result<Option<Arc<PolicySet>>, ConfigError> {
+            if paths.is_empty() {
+                return Ok(None);
+            }
+            let sources = read_policies(paths)?;
+            let set = PolicySet::from_sources(&sources)?;
+            read.extend(sources);
+            Ok(Some(Arc::new(set)))
+        };
 
-        let policy_origins = sources.iter().map(|s| s.origin.clone()).collect();
-        let policies = PolicySet::from_sources(&sources)?;
+        // Organisation: one compiled set per level, shared by every principal below it.
+        let (org, org_id) = match &config.org {
+            Some(org_config) => {
+                let mut org =
+                    Organization::new(org_config.id.clone(), load(&org_config.root_scps)?);
+                for ou in &org_config.ous {
+                    org.add_ou(&ou.id, ou.parent.as_deref(), load(&ou.scps)?)
+                        .map_err(|e| invalid(e.0))?;
+                }
+                for account in &org_config.accounts {
+                    org.add_account(&account.id, account.ou.as_deref(), load(&account.scps)?)
+                        .map_err(|e| invalid(e.0))?;
+                }
+                org.validate().map_err(|e| invalid(e.0))?;
+                (org, org_config.id.clone())
+            }
+            None => (Organization::default(), None),
+        };
+
+        let mut groups: HashMap<&str, &[PathBuf]> = HashMap::new();
+        for group in &config.groups {
+            if groups
+                .insert(group.name.as_str(), group.policies.as_slice())
+                .is_some()
+            {
+                return Err(invalid(format!(
+                    "groups: {:?} is defined twice",
+                    group.name
+                )));
+            }
+        }
+
+        let mut principals = Vec::new();
+        let mut by_name = HashMap::new();
+        for p in &config.principals {
+            // `[policy] files` and `--policy` apply to every caller: they join each principal's
+            // identity policies.
+            let principal = build_principal(
+                p,
+                &config.policy.files,
+                &groups,
+                &org,
+                org_id.as_deref(),
+                &mut load,
+            )
+            .map_err(|e| match e {
+                ConfigError::Invalid { message, .. } => {
+                    invalid(format!("principals {:?}: {message}", p.name))
+                }
+                other => other,
+            })?;
+            if by_name.insert(p.name.clone(), principals.len()).is_some() {
+                return Err(invalid(format!(
+                    "principals: {:?} is defined twice",
+                    p.name
+                )));
+            }
+            principals.push(Arc::new(principal));
+        }
+
+        // The embedded default is not a file; it joins the hash and the log after the file reads.
+        let mut embedded = None;
+        let fixed = match &config.principal.name {
+            Some(name) => match by_name.get(name) {
+                Some(&i) => Arc::clone(&principals[i]),
+                None => {
+                    return Err(invalid(format!(
+                        "principal.name {name:?} is not a [[principals]] name"
+                    )))
+                }
+            },
+            None => {
+                let identity = if config.policy.files.is_empty() {
+                    let source = PolicySource {
+                        name: "default".to_owned(),
+                        origin: "embedded default policy".to_owned(),
+                        text: DEFAULT_POLICY.to_owned(),
+                    };
+                    let set = PolicySet::from_sources(std::slice::from_ref(&source))?;
+                    embedded = Some(source);
+                    Arc::new(set)
+                } else {
+                    load(&config.policy.files)?.unwrap_or_default()
+                };
+                let arn = config.principal.arn.as_str();
+                let account = crate::policy::org::account_of_arn(arn);
+                let scps = match (&config.org, account) {
+                    (Some(_), Some(account)) => {
+                        org.scp_layers(account).map_err(|e| invalid(e.0))?
+                    }
+                    (Some(_), None) => org.scp_layers("").map_err(|e| invalid(e.0))?,
+                    _ => Vec::new(),
+                };
+                Arc::new(
+                    Principal::new(DEFAULT_PRINCIPAL, arn, Identity::Policies(identity))
+                        .with_account(account, org_id.as_deref(), scps),
+                )
+            }
+        };
+
+        read.extend(embedded);
+        let shadow_sources = read_policies(&config.policy.shadow_files)?;
         let shadow = if shadow_sources.is_empty() {
             None
         } else {
             Some(PolicySet::from_sources(&shadow_sources)?)
         };
 
-        let auth = Authenticator::compile(config)?;
+        let auth = Authenticator::compile(config, &fixed, |name| {
+            by_name.get(name).map(|&i| Arc::clone(&principals[i]))
+        })?;
 
         let mut profiles = InferenceProfileTable::builtin();
         for (prefix, regions) in &config.inference_profiles {
@@ -70,12 +192,27 @@ impl Snapshot {
         for profile in &config.application_inference_profiles {
             application_profiles.insert(profile.arn.clone(), profile.models.clone());
         }
+        for test in &config.policy_tests {
+            if let Some(name) = &test.principal {
+                if !by_name.contains_key(name) && name != DEFAULT_PRINCIPAL {
+                    return Err(invalid(format!(
+                        "policy_tests {:?}: principal {name:?} is not a [[principals]] name",
+                        test.name.as_deref().unwrap_or(&test.model)
+                    )));
+                }
+            }
+            let _: Expectation = test.expect;
+        }
+
+        let content_hash = content_hash(config, &read, &shadow_sources);
+        let mut policy_origins: Vec<String> = read.iter().map(|s| s.origin.clone()).collect();
+        policy_origins.sort();
+        policy_origins.dedup();
 
         Ok(Snapshot {
             version: format!("{generation}-{content_hash}"),
             content_hash,
             generation,
-            policies,
             shadow,
             mode: config.policy.mode,
             profiles,
@@ -84,13 +221,105 @@ impl Snapshot {
             hide_rule_names: config.policy.hide_rule_names,
             max_body_bytes: config.limits.max_body_bytes,
             policy_origins,
+            policy_tests: config.policy_tests.clone(),
+            known_models: config.catalog.models.clone(),
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            principals,
+            by_name,
+            fixed,
         })
+    }
+
+    /// [`Snapshot::compile`], then the config's `[[policy_tests]]`: a candidate whose policies do not
+    /// decide as its own tests say is refused like a syntax error (at start and on reload).
+    pub fn compile_checked(config: &Config, generation: u64) -> Result<Snapshot, ConfigError> {
+        let snapshot = Snapshot::compile(config, generation)?;
+        match crate::authz::run_policy_tests(&snapshot) {
+            Ok(_) => Ok(snapshot),
+            Err(failures) => Err(ConfigError::Invalid {
+                origin: "policy_tests".to_owned(),
+                message: failures
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+        }
+    }
+
+    /// The caller every request is made by when clients do not authenticate.
+    pub fn fixed_principal(&self) -> &Arc<Principal> {
+        &self.fixed
+    }
+
+    /// A configured principal by name; `default` is the fixed caller when it is not a named one.
+    pub fn principal(&self, name: &str) -> Option<&Arc<Principal>> {
+        match self.by_name.get(name) {
+            Some(&i) => self.principals.get(i),
+            None if name == self.fixed.name() => Some(&self.fixed),
+            None => None,
+        }
+    }
+
+    /// Every configured principal, in config order (the implicit default caller is not among them).
+    pub fn principals(&self) -> &[Arc<Principal>] {
+        &self.principals
     }
 }
 
-/// Every file and directory whose change must trigger a reload: the policy files and directories
-/// (enforced and shadow), API key files and secret files. The config file itself is added by the
-/// reloader, which knows its path.
+fn build_principal(
+    p: &NamedPrincipalConfig,
+    extra_identity: &[PathBuf],
+    groups: &HashMap<&str, &[PathBuf]>,
+    org: &Organization,
+    org_id: Option<&str>,
+    load: &mut impl FnMut(&[PathBuf]) -> Result<Option<Arc<PolicySet>>, ConfigError>,
+) -> Result<Principal, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        origin: "config".to_owned(),
+        message,
+    };
+    let mut identity_files: Vec<PathBuf> = p.identity_policies.clone();
+    for group in &p.groups {
+        let Some(files) = groups.get(group.as_str()) else {
+            return Err(invalid(format!("group {group:?} is not a [[groups]] name")));
+        };
+        identity_files.extend(files.iter().cloned());
+    }
+    identity_files.extend(extra_identity.iter().cloned());
+    let identity = match (p.identity, load(&identity_files)?) {
+        (IdentityMode::Unrestricted, _) => Identity::Unrestricted,
+        (IdentityMode::Policies, Some(set)) => Identity::Policies(set),
+        (IdentityMode::Policies, None) => {
+            return Err(invalid(
+                "has no identity policies (own, groups' or [policy] files); AWS would deny it \
+                 everything. Give it identity_policies or groups, or set identity = \"unrestricted\" \
+                 to let SCPs and the boundary alone decide"
+                    .to_owned(),
+            ))
+        }
+    };
+    let account = p
+        .account
+        .as_deref()
+        .or_else(|| crate::policy::org::account_of_arn(&p.arn));
+    let scps = org
+        .scp_layers(account.unwrap_or(""))
+        .map_err(|e| invalid(e.0))?;
+    let boundary = match &p.boundary {
+        Some(path) => load(std::slice::from_ref(path))?,
+        None => None,
+    };
+    Ok(Principal::new(&p.name, &p.arn, identity)
+        .with_account(account, org_id, scps)
+        .with_tags(p.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .with_boundary(boundary))
+}
+
+/// Every file and directory whose change must trigger a reload: every policy file or directory
+/// (`[policy]`, shadow, SCPs, groups, principals' identity policies and boundaries), API key files and
+/// secret files. The config file itself is added by the reloader, which knows its path.
 pub(crate) fn referenced_paths(config: &Config) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = config
         .policy
@@ -99,6 +328,22 @@ pub(crate) fn referenced_paths(config: &Config) -> Vec<PathBuf> {
         .chain(config.policy.shadow_files.iter())
         .cloned()
         .collect();
+    if let Some(org) = &config.org {
+        paths.extend(org.root_scps.iter().cloned());
+        for ou in &org.ous {
+            paths.extend(ou.scps.iter().cloned());
+        }
+        for account in &org.accounts {
+            paths.extend(account.scps.iter().cloned());
+        }
+    }
+    for group in &config.groups {
+        paths.extend(group.policies.iter().cloned());
+    }
+    for principal in &config.principals {
+        paths.extend(principal.identity_policies.iter().cloned());
+        paths.extend(principal.boundary.iter().cloned());
+    }
     paths.extend(auth::referenced_paths(config));
     paths
 }
@@ -145,8 +390,8 @@ fn read_policy(path: &Path) -> Result<PolicySource, ConfigError> {
     })
 }
 
-/// Short SHA-256 over everything that defines behaviour: the config text and each policy's origin and
-/// text (length-prefixed, so moving bytes between fields changes the hash).
+/// Short SHA-256 over everything that defines behaviour: the config text, each policy's origin and
+/// text (length-prefixed, so moving bytes between fields changes the hash), and key/secret files.
 fn content_hash(config: &Config, enforced: &[PolicySource], shadow: &[PolicySource]) -> String {
     let mut hasher = Sha256::new();
     let mut feed = |bytes: &[u8]| {
@@ -169,7 +414,6 @@ fn content_hash(config: &Config, enforced: &[PolicySource], shadow: &[PolicySour
     let digest = hasher.finalize();
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

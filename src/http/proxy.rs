@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
 use http_body_util::{BodyExt, Limited};
 
+use super::context::{self as keys, Inbound};
 use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
 use crate::auth::{Caller, IncomingRequest};
@@ -132,7 +133,12 @@ async fn proxy(
         route: &route,
         body_model: body_model.as_ref(),
     };
-    authorize(shared, snapshot, &target, request_id, audit).await?;
+    let inbound = Inbound {
+        headers: &parts.headers,
+        body: &body,
+        client_ip: peer,
+    };
+    authorize(shared, snapshot, &target, &inbound, request_id, audit).await?;
     forward(shared, &target, &parts.method, &parts.headers, body, audit).await
 }
 
@@ -166,6 +172,7 @@ async fn authorize(
     shared: &Shared,
     snapshot: &Snapshot,
     call: &Call<'_>,
+    inbound: &Inbound<'_>,
     request_id: &str,
     audit: &mut Audit,
 ) -> Result<(), GuardError> {
@@ -181,16 +188,24 @@ async fn authorize(
     let mut context = RequestContext::new();
     context.set("aws:RequestedRegion", region);
     principal.fill_context(&mut context);
+    keys::fill(
+        &mut context,
+        route.operation,
+        inbound,
+        principal.reads_body(),
+        region,
+        shared.account.cached(),
+    );
 
     let action = route.operation.iam_action();
     let request = AuthzRequest {
-        principal_arn: &principal.arn,
+        principal_arn: principal.arn(),
         action,
         checks: &checks,
         context: &context,
     };
     let evaluation = Instant::now();
-    let decision = snapshot.policies.evaluate(&request);
+    let decision = principal.evaluate(&request);
     guard_metrics::record_policy_evaluation(evaluation.elapsed());
     audit.decision(&decision);
     let model = match (&route.target, body_model) {
@@ -203,14 +218,16 @@ async fn authorize(
         target: "bedrock_guard::decision",
         request_id,
         config_version = %snapshot.version,
-        principal = %principal.name,
-        principal_arn = %principal.arn,
+        principal = %principal.name(),
+        principal_arn = %principal.arn(),
         auth = caller.method.name(),
         operation = route.operation.name(),
         action,
         model,
         decision = verdict(decision.is_allowed()),
         enforced,
+        outcome = decision.outcome_name(),
+        layer = decision.layer().map(|l| l.to_string()).unwrap_or_default(),
         rule,
         denied_resource = decision.denied_resource().unwrap_or(""),
         "decision"
@@ -247,11 +264,11 @@ async fn authorize(
         return Ok(());
     }
     let message = decision
-        .denial_message(&principal.arn, action, !snapshot.hide_rule_names)
+        .denial_message(principal.arn(), action, !snapshot.hide_rule_names)
         .unwrap_or_else(|| {
             format!(
                 "User: {} is not authorized to perform: {action}",
-                principal.arn
+                principal.arn()
             )
         });
     Err(GuardError::AccessDenied { message })
@@ -315,7 +332,7 @@ async fn forward(
     let mut headers = forwardable_request_headers(client_headers)?;
     headers.push((CONTENT_LENGTH, HeaderValue::from(body.len())));
 
-    let credentials = shared.credentials_for(&call.caller.principal).await?;
+    let credentials = shared.credentials_for(call.caller).await?;
     let signature = {
         let to_sign = headers
             .iter()

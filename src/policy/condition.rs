@@ -1,16 +1,20 @@
 //! The `Condition` element: operators, their validation at load, and their evaluation against the request
 //! context.
 //!
-//! Supported now: the String*, Arn*, `Bool` and `Null` families, `...IfExists`, and the `ForAnyValue:` /
-//! `ForAllValues:` set qualifiers. The other IAM families are recognised and refused at load ("not
-//! supported yet") so that a policy relying on them fails closed instead of being half-understood.
+//! Every IAM operator family: String*, Numeric*, Date*, `Bool`, `BinaryEquals`, `IpAddress` /
+//! `NotIpAddress`, Arn*, `Null`; the `...IfExists` suffix and the `ForAnyValue:` / `ForAllValues:` set
+//! qualifiers. Policy values are parsed at load (numbers, dates, CIDRs, ARNs, variables), so evaluating
+//! parses only the request's values and allocates nothing unless a value holds a policy variable.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::net::IpAddr;
 
 use super::error::{PolicyError, SYNTAX, VENDOR_PREFIX};
-use super::glob::{glob_match, Case};
+use super::glob::Case;
 use super::request::RequestContext;
 use super::resource::ArnPattern;
+use super::variables::{Template, Vars};
 
 /// A condition operator without its qualifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,15 +25,30 @@ pub enum BaseOperator {
     StringNotEqualsIgnoreCase,
     StringLike,
     StringNotLike,
+    NumericEquals,
+    NumericNotEquals,
+    NumericLessThan,
+    NumericLessThanEquals,
+    NumericGreaterThan,
+    NumericGreaterThanEquals,
+    DateEquals,
+    DateNotEquals,
+    DateLessThan,
+    DateLessThanEquals,
+    DateGreaterThan,
+    DateGreaterThanEquals,
+    Bool,
+    BinaryEquals,
+    IpAddress,
+    NotIpAddress,
     ArnEquals,
     ArnLike,
     ArnNotEquals,
     ArnNotLike,
-    Bool,
     Null,
 }
 
-const SUPPORTED: &[(&str, BaseOperator)] = &[
+const OPERATORS: &[(&str, BaseOperator)] = &[
     ("StringEquals", BaseOperator::StringEquals),
     ("StringNotEquals", BaseOperator::StringNotEquals),
     (
@@ -42,32 +61,56 @@ const SUPPORTED: &[(&str, BaseOperator)] = &[
     ),
     ("StringLike", BaseOperator::StringLike),
     ("StringNotLike", BaseOperator::StringNotLike),
+    ("NumericEquals", BaseOperator::NumericEquals),
+    ("NumericNotEquals", BaseOperator::NumericNotEquals),
+    ("NumericLessThan", BaseOperator::NumericLessThan),
+    ("NumericLessThanEquals", BaseOperator::NumericLessThanEquals),
+    ("NumericGreaterThan", BaseOperator::NumericGreaterThan),
+    (
+        "NumericGreaterThanEquals",
+        BaseOperator::NumericGreaterThanEquals,
+    ),
+    ("DateEquals", BaseOperator::DateEquals),
+    ("DateNotEquals", BaseOperator::DateNotEquals),
+    ("DateLessThan", BaseOperator::DateLessThan),
+    ("DateLessThanEquals", BaseOperator::DateLessThanEquals),
+    ("DateGreaterThan", BaseOperator::DateGreaterThan),
+    ("DateGreaterThanEquals", BaseOperator::DateGreaterThanEquals),
+    ("Bool", BaseOperator::Bool),
+    ("BinaryEquals", BaseOperator::BinaryEquals),
+    ("IpAddress", BaseOperator::IpAddress),
+    ("NotIpAddress", BaseOperator::NotIpAddress),
     ("ArnEquals", BaseOperator::ArnEquals),
     ("ArnLike", BaseOperator::ArnLike),
     ("ArnNotEquals", BaseOperator::ArnNotEquals),
     ("ArnNotLike", BaseOperator::ArnNotLike),
-    ("Bool", BaseOperator::Bool),
     ("Null", BaseOperator::Null),
 ];
 
-/// Valid IAM operators this engine cannot evaluate yet.
-const NOT_YET_SUPPORTED: &[&str] = &[
-    "NumericEquals",
-    "NumericNotEquals",
-    "NumericLessThan",
-    "NumericLessThanEquals",
-    "NumericGreaterThan",
-    "NumericGreaterThanEquals",
-    "DateEquals",
-    "DateNotEquals",
-    "DateLessThan",
-    "DateLessThanEquals",
-    "DateGreaterThan",
-    "DateGreaterThanEquals",
-    "BinaryEquals",
-    "IpAddress",
-    "NotIpAddress",
-];
+/// The ordering a Numeric*/Date* operator asks for (in its positive sense: `NotEquals` is a negated
+/// `Equals`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Order {
+    /// `request <op> policy`, as IAM reads `"NumericLessThan": {"key": "10"}`: the request value is on
+    /// the left.
+    fn holds(self, ordering: Ordering) -> bool {
+        match self {
+            Self::Eq => ordering == Ordering::Equal,
+            Self::Lt => ordering == Ordering::Less,
+            Self::Le => ordering != Ordering::Greater,
+            Self::Gt => ordering == Ordering::Greater,
+            Self::Ge => ordering != Ordering::Less,
+        }
+    }
+}
 
 /// How a value from the request is compared with one value from the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,14 +118,18 @@ enum Comparison {
     Exact,
     IgnoreCase,
     Like,
-    Arn,
+    Numeric(Order),
+    Date(Order),
     Bool,
+    Binary,
+    Ip,
+    Arn,
     Null,
 }
 
 impl BaseOperator {
     pub fn name(self) -> &'static str {
-        SUPPORTED
+        OPERATORS
             .iter()
             .find(|(_, op)| *op == self)
             .map_or("?", |(name, _)| name)
@@ -96,24 +143,36 @@ impl BaseOperator {
             Self::StringNotEquals
                 | Self::StringNotEqualsIgnoreCase
                 | Self::StringNotLike
+                | Self::NumericNotEquals
+                | Self::DateNotEquals
+                | Self::NotIpAddress
                 | Self::ArnNotEquals
                 | Self::ArnNotLike
         )
     }
 
     fn comparison(self) -> Comparison {
+        use BaseOperator as B;
         match self {
-            Self::StringEquals | Self::StringNotEquals => Comparison::Exact,
-            Self::StringEqualsIgnoreCase | Self::StringNotEqualsIgnoreCase => {
-                Comparison::IgnoreCase
-            }
-            Self::StringLike | Self::StringNotLike => Comparison::Like,
+            B::StringEquals | B::StringNotEquals => Comparison::Exact,
+            B::StringEqualsIgnoreCase | B::StringNotEqualsIgnoreCase => Comparison::IgnoreCase,
+            B::StringLike | B::StringNotLike => Comparison::Like,
+            B::NumericEquals | B::NumericNotEquals => Comparison::Numeric(Order::Eq),
+            B::NumericLessThan => Comparison::Numeric(Order::Lt),
+            B::NumericLessThanEquals => Comparison::Numeric(Order::Le),
+            B::NumericGreaterThan => Comparison::Numeric(Order::Gt),
+            B::NumericGreaterThanEquals => Comparison::Numeric(Order::Ge),
+            B::DateEquals | B::DateNotEquals => Comparison::Date(Order::Eq),
+            B::DateLessThan => Comparison::Date(Order::Lt),
+            B::DateLessThanEquals => Comparison::Date(Order::Le),
+            B::DateGreaterThan => Comparison::Date(Order::Gt),
+            B::DateGreaterThanEquals => Comparison::Date(Order::Ge),
+            B::Bool => Comparison::Bool,
+            B::BinaryEquals => Comparison::Binary,
+            B::IpAddress | B::NotIpAddress => Comparison::Ip,
             // IAM documents ArnEquals with the same per-part wildcards as ArnLike.
-            Self::ArnEquals | Self::ArnLike | Self::ArnNotEquals | Self::ArnNotLike => {
-                Comparison::Arn
-            }
-            Self::Bool => Comparison::Bool,
-            Self::Null => Comparison::Null,
+            B::ArnEquals | B::ArnLike | B::ArnNotEquals | B::ArnNotLike => Comparison::Arn,
+            B::Null => Comparison::Null,
         }
     }
 }
@@ -150,7 +209,7 @@ impl Operator {
             Some(base) => (base, true),
             None => (rest, false),
         };
-        match SUPPORTED.iter().find(|(n, _)| *n == base_name) {
+        match OPERATORS.iter().find(|(n, _)| *n == base_name) {
             // Null asks whether the key exists; IfExists or a set qualifier make no sense with it.
             Some((_, BaseOperator::Null)) if if_exists || qualifier.is_some() => Err(syntax()),
             Some(&(_, base)) => Ok(Self {
@@ -158,9 +217,6 @@ impl Operator {
                 base,
                 if_exists,
             }),
-            None if NOT_YET_SUPPORTED.contains(&base_name) => Err(PolicyError::problem(format!(
-                "Condition operator {name} is not supported yet by bedrock-guard."
-            ))),
             None => Err(syntax()),
         }
     }
@@ -183,26 +239,33 @@ impl fmt::Display for Operator {
 
 /// One operator applied to one key, with the values that are ORed for it. A policy's `Condition` block
 /// becomes a list of these, all of which must hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     operator: Operator,
     key: String,
     values: Vec<String>,
-    /// The values prepared for evaluation, so that evaluating parses nothing.
+    /// The values prepared for evaluation, so that evaluating parses nothing of the policy.
     compiled: Compiled,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Floats come from the policy text and are never NaN (rejected at load), so equality is total.
+impl Eq for Condition {}
+
+#[derive(Debug, Clone, PartialEq)]
 enum Compiled {
-    Strings,
+    Strings(Vec<Template>),
     Arns(Vec<ArnPattern>),
+    Numbers(Vec<f64>),
+    /// Milliseconds since the Unix epoch.
+    Dates(Vec<i64>),
+    Cidrs(Vec<Cidr>),
     /// For each value: does it ask for the key to be missing (`"true"`)?
     Null(Vec<bool>),
 }
 
 impl Condition {
     /// Validates one key under one operator. `variables` is true for Version 2012-10-17 policies, where
-    /// `${...}` would be a policy variable, which this engine does not expand yet.
+    /// `${...}` in String*, Arn* and Bool values is a policy variable.
     pub(crate) fn new(
         operator: Operator,
         key: &str,
@@ -218,6 +281,10 @@ impl Condition {
             return Err(PolicyError::problem(SYNTAX)
                 .with_detail(format!("no values for condition key \"{key}\"")));
         }
+        let invalid = |v: &str, what: &str| {
+            PolicyError::problem(SYNTAX)
+                .with_detail(format!("{operator} {key}: \"{v}\" is not {what}"))
+        };
         let compiled = match operator.base.comparison() {
             Comparison::Null => Compiled::Null(
                 values
@@ -231,28 +298,63 @@ impl Condition {
                     })
                     .collect::<Result<_, _>>()?,
             ),
-            comparison => {
-                if variables {
-                    if let Some(variable) = values.iter().find_map(|v| find_variable(v)) {
-                        return Err(variable_not_supported(variable));
-                    }
+            Comparison::Numeric(_) => Compiled::Numbers(
+                values
+                    .iter()
+                    .map(|v| parse_number(v).ok_or_else(|| invalid(v, "a number")))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Comparison::Date(_) => Compiled::Dates(
+                values
+                    .iter()
+                    .map(|v| {
+                        parse_date(v).ok_or_else(|| {
+                            invalid(v, "an ISO 8601 date or a number of seconds since the epoch")
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Comparison::Ip => Compiled::Cidrs(
+                values
+                    .iter()
+                    .map(|v| {
+                        Cidr::parse(v).ok_or_else(|| invalid(v, "an IP address or CIDR block"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Comparison::Binary => {
+                if let Some(bad) = values.iter().find(|v| !is_base64(v)) {
+                    return Err(invalid(bad, "base-64 encoded"));
                 }
-                if comparison == Comparison::Arn {
-                    Compiled::Arns(
-                        values
-                            .iter()
-                            .map(|v| {
-                                ArnPattern::parse(v).ok_or_else(|| {
-                                    PolicyError::problem(format!(
-                                        "Condition value {v} of {operator} must be in ARN format or \"*\"."
-                                    ))
-                                })
-                            })
-                            .collect::<Result<_, _>>()?,
-                    )
-                } else {
-                    Compiled::Strings
-                }
+                Compiled::Strings(
+                    values
+                        .iter()
+                        .map(|v| Template::Plain(v.as_str().into()))
+                        .collect(),
+                )
+            }
+            Comparison::Arn => Compiled::Arns(
+                values
+                    .iter()
+                    .map(|v| match ArnPattern::parse_with_variables(v, variables) {
+                        Ok(Some(pattern)) => Ok(pattern),
+                        Ok(None) => Err(PolicyError::problem(format!(
+                            "Condition value {v} of {operator} must be in ARN format or \"*\"."
+                        ))),
+                        Err(detail) => Err(PolicyError::problem(SYNTAX).with_detail(detail)),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Comparison::Exact | Comparison::IgnoreCase | Comparison::Like | Comparison::Bool => {
+                Compiled::Strings(
+                    values
+                        .iter()
+                        .map(|v| {
+                            Template::parse(v, variables)
+                                .map_err(|detail| PolicyError::problem(SYNTAX).with_detail(detail))
+                        })
+                        .collect::<Result<_, _>>()?,
+                )
             }
         };
         Ok(Self {
@@ -276,7 +378,23 @@ impl Condition {
         &self.values
     }
 
-    /// Whether the condition holds for this request. Allocates nothing.
+    /// The condition keys this condition reads: its key and those of the variables in its values.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut keys = vec![self.key.as_str()];
+        match &self.compiled {
+            Compiled::Strings(templates) => {
+                keys.extend(templates.iter().flat_map(Template::variable_keys))
+            }
+            Compiled::Arns(patterns) => {
+                keys.extend(patterns.iter().flat_map(ArnPattern::variable_keys))
+            }
+            _ => {}
+        }
+        keys
+    }
+
+    /// Whether the condition holds for this request. Allocates nothing unless a value holds a policy
+    /// variable.
     pub(crate) fn holds(&self, context: &Context<'_>) -> bool {
         let found = context.values(&self.key);
         let present = found.is_present();
@@ -295,7 +413,7 @@ impl Condition {
                 };
         }
         // For negated operators a request value "passes" when it matches none of the policy values.
-        let passes = |value: &str| self.matches_any(value) != negated;
+        let passes = |value: &str| self.matches_any(value, context) != negated;
         match op.qualifier {
             None if negated => found.iter().all(passes),
             None | Some(SetQualifier::ForAnyValue) => found.iter().any(passes),
@@ -304,22 +422,44 @@ impl Condition {
     }
 
     /// Whether a request value matches at least one policy value, in the operator's positive sense.
-    fn matches_any(&self, value: &str) -> bool {
-        if let Compiled::Arns(patterns) = &self.compiled {
-            return patterns.iter().any(|p| p.matches_str(value));
+    /// A request value that does not parse as the operator's type (a number, a date, an address)
+    /// matches nothing.
+    fn matches_any(&self, value: &str, vars: &dyn Vars) -> bool {
+        match (&self.compiled, self.operator.base.comparison()) {
+            (Compiled::Arns(patterns), _) => patterns.iter().any(|p| p.matches_str(value, vars)),
+            (Compiled::Numbers(numbers), Comparison::Numeric(order)) => match parse_number(value) {
+                Some(v) => numbers
+                    .iter()
+                    .any(|p| v.partial_cmp(p).is_some_and(|o| order.holds(o))),
+                None => false,
+            },
+            (Compiled::Dates(dates), Comparison::Date(order)) => match parse_date(value) {
+                Some(v) => dates.iter().any(|p| order.holds(v.cmp(p))),
+                None => false,
+            },
+            (Compiled::Cidrs(cidrs), _) => match value.parse::<IpAddr>() {
+                Ok(ip) => cidrs.iter().any(|c| c.contains(ip)),
+                Err(_) => false,
+            },
+            (Compiled::Strings(templates), comparison) => {
+                templates.iter().any(|t| match comparison {
+                    Comparison::Like => t.glob(value, Case::Sensitive, vars),
+                    Comparison::Exact | Comparison::Binary => {
+                        t.resolve(vars).is_some_and(|p| *p == *value)
+                    }
+                    Comparison::IgnoreCase => t.resolve(vars).is_some_and(|p| {
+                        p.chars()
+                            .flat_map(char::to_lowercase)
+                            .eq(value.chars().flat_map(char::to_lowercase))
+                    }),
+                    Comparison::Bool => t
+                        .resolve(vars)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(value)),
+                    _ => false,
+                })
+            }
+            _ => false,
         }
-        let comparison = self.operator.base.comparison();
-        self.values.iter().any(|p| match comparison {
-            Comparison::Exact => p == value,
-            Comparison::IgnoreCase => p
-                .chars()
-                .flat_map(char::to_lowercase)
-                .eq(value.chars().flat_map(char::to_lowercase)),
-            Comparison::Like => glob_match(p, value, Case::Sensitive),
-            Comparison::Bool => p.eq_ignore_ascii_case(value),
-            // Compiled as Arns / Null above.
-            Comparison::Arn | Comparison::Null => false,
-        })
     }
 }
 
@@ -340,17 +480,162 @@ pub(crate) fn has_vendor_prefix(name: &str) -> bool {
     matches!(name.split_once(':'), Some((vendor, _)) if !vendor.is_empty())
 }
 
-/// The first `${...}` in `text`, if any.
-pub(crate) fn find_variable(text: &str) -> Option<&str> {
-    let start = text.find("${")?;
-    let rest = &text[start..];
-    Some(rest.find('}').map_or(rest, |end| &rest[..=end]))
+/// IAM numbers: integers or decimals (`"10"`, `"2.5"`, `-3`); no NaN, no infinities, no hex.
+fn parse_number(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-pub(crate) fn variable_not_supported(variable: &str) -> PolicyError {
-    PolicyError::problem(format!(
-        "Policy variable {variable} is not supported yet by bedrock-guard."
-    ))
+/// An ISO 8601 date-time (`2025-01-31`, `2025-01-31T12:00:00Z`, fractions, `+02:00` offsets) or whole
+/// seconds since the Unix epoch, as milliseconds since the epoch. A time without an offset is UTC.
+pub(crate) fn parse_date(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse::<i64>().ok()?.checked_mul(1000);
+    }
+    let b = t.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let s = t.get(range)?;
+        if s.bytes().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    let mut millis = days_from_civil(year, month, day) * 86_400_000;
+    let mut rest = &t[10..];
+    if rest.is_empty() {
+        return Some(millis);
+    }
+    rest = rest.strip_prefix(['T', 't'])?;
+    let rb = rest.as_bytes();
+    if rb.len() < 5 || rb[2] != b':' {
+        return None;
+    }
+    let hour = rest.get(0..2)?.parse::<i64>().ok()?;
+    let minute = rest.get(3..5)?.parse::<i64>().ok()?;
+    let mut second = 0;
+    let mut fraction_ms = 0;
+    rest = &rest[5..];
+    if let Some(r) = rest.strip_prefix(':') {
+        second = r.get(0..2)?.parse::<i64>().ok()?;
+        rest = &r[2..];
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            if end == 0 {
+                return None;
+            }
+            let digits = &r[..end.min(3)];
+            fraction_ms = digits.parse::<i64>().ok()? * 10_i64.pow(3 - digits.len() as u32);
+            rest = &r[end..];
+        }
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    millis += ((hour * 60 + minute) * 60 + second) * 1000 + fraction_ms;
+    let offset_minutes = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let o = &rest[1..];
+            let (h, m) = match o.len() {
+                5 if o.as_bytes()[2] == b':' => (o.get(0..2)?, o.get(3..5)?),
+                4 => (o.get(0..2)?, o.get(2..4)?),
+                2 => (o, "00"),
+                _ => return None,
+            };
+            sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?)
+        }
+    };
+    Some(millis - offset_minutes * 60_000)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn is_base64(text: &str) -> bool {
+    let body = text.trim_end_matches('=');
+    text.len().is_multiple_of(4)
+        && text.len() - body.len() <= 2
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+/// An `IpAddress` value: an address with a prefix length (`203.0.113.0/24`, `2001:db8::/32`); a bare
+/// address is a single host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let network: IpAddr = addr.parse().ok()?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+            Some(_) => return None,
+            None => max,
+        };
+        (prefix <= max).then_some(Self { network, prefix })
+    }
+
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Where condition keys are looked up: the check's own keys first, then the request's.
@@ -371,6 +656,22 @@ impl<'a> Context<'a> {
         match self.request.get(key) {
             Some(values) if !values.is_empty() => Found::Request(values),
             _ => Found::Missing,
+        }
+    }
+}
+
+impl Vars for Context<'_> {
+    fn single(&self, key: &str) -> Option<&str> {
+        let mut in_check = self
+            .check
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key));
+        if let Some((_, first)) = in_check.next() {
+            return in_check.next().is_none().then_some(first.as_str());
+        }
+        match self.request.get(key) {
+            Some([only]) => Some(only.as_str()),
+            _ => None,
         }
     }
 }
@@ -478,13 +779,10 @@ mod tests {
             "NotIpAddress",
             "BinaryEquals",
         ] {
-            let Err(err) = Operator::parse(name) else {
-                panic!("{name} accepted")
-            };
-            assert_eq!(
-                err.message(),
-                format!("Condition operator {name} is not supported yet by bedrock-guard.")
-            );
+            match Operator::parse(name) {
+                Ok(op) => assert_eq!(op.to_string(), name),
+                Err(e) => panic!("{name}: {e}"),
+            }
         }
     }
 
@@ -722,11 +1020,15 @@ mod tests {
             err(new(
                 "StringEquals",
                 "aws:PrincipalTag/team",
-                &["${aws:username}x"],
+                &["${username}x"],
                 true
             ))
             .message(),
-            "Policy variable ${aws:username} is not supported yet by bedrock-guard."
+            SYNTAX
+        );
+        assert_eq!(
+            err(new("DateLessThan", "aws:CurrentTime", &["yesterday"], true)).message(),
+            SYNTAX
         );
         // Version 2008-10-17: `${` is literal text.
         let literal = new("StringEquals", "aws:SomeKey", &["${aws:username}"], false);

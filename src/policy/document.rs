@@ -9,9 +9,7 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::condition::{
-    find_variable, has_vendor_prefix, variable_not_supported, Condition, Operator,
-};
+use super::condition::{has_vendor_prefix, Condition, Operator};
 use super::error::{
     PolicyError, StatementLocation, DUPLICATE_SID, MISSING_ACTIONS, MISSING_RESOURCES, PRINCIPAL,
     SID_FORMAT, SYNTAX, VENDOR_PREFIX,
@@ -366,16 +364,15 @@ fn parse_statement(
     let resource = match resource {
         Some((element, list)) if !list.is_empty() => {
             for r in &list {
-                if ArnPattern::parse(r).is_none() {
-                    return Err(place.error(
-                        Some(element),
-                        format!("Resource {r} must be in ARN format or \"*\"."),
-                    ));
-                }
-                if version == Version::V2012_10_17 {
-                    if let Some(variable) = find_variable(r) {
-                        return Err(place.place(variable_not_supported(variable), Some(element)));
+                match ArnPattern::parse_with_variables(r, version == Version::V2012_10_17) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        return Err(place.error(
+                            Some(element),
+                            format!("Resource {r} must be in ARN format or \"*\"."),
+                        ))
                     }
+                    Err(detail) => return Err(place.syntax(Some(element), detail)),
                 }
             }
             targets(element, list)
@@ -881,21 +878,21 @@ mod tests {
             ),
             (
                 one(&format!(
-                    r#"{ALLOW}, "Condition": {{"NumericLessThan": {{"aws:x": 1}}}}"#
+                    r#"{ALLOW}, "Condition": {{"NumericLessThan": {{"aws:x": "ten"}}}}"#
                 )),
                 Some((0, None)),
                 Some("Condition"),
-                "Condition operator NumericLessThan is not supported yet by bedrock-guard.",
-                None,
+                SYNTAX,
+                Some("NumericLessThan aws:x: \"ten\" is not a number"),
             ),
             (
                 one(&format!(
-                    r#"{ALLOW}, "Condition": {{"IpAddress": {{"aws:SourceIp": "10.0.0.0/8"}}}}"#
+                    r#"{ALLOW}, "Condition": {{"IpAddress": {{"aws:SourceIp": "10.0.0.0/33"}}}}"#
                 )),
                 Some((0, None)),
                 Some("Condition"),
-                "Condition operator IpAddress is not supported yet by bedrock-guard.",
-                None,
+                SYNTAX,
+                Some("IpAddress aws:SourceIp: \"10.0.0.0/33\" is not an IP address or CIDR block"),
             ),
             (
                 one(&format!(
@@ -926,21 +923,21 @@ mod tests {
             ),
             (
                 one(
-                    r#""Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username}/*""#,
+                    r#""Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username/*""#,
                 ),
                 Some((0, None)),
                 Some("Resource"),
-                "Policy variable ${aws:username} is not supported yet by bedrock-guard.",
-                None,
+                SYNTAX,
+                Some("policy variable in \"${aws:username/*\" has no closing '}'"),
             ),
             (
                 one(&format!(
-                    r#"{ALLOW}, "Condition": {{"StringLike": {{"aws:PrincipalArn": "arn:aws:iam::*:user/${{aws:username}}"}}}}"#
+                    r#"{ALLOW}, "Condition": {{"StringLike": {{"aws:PrincipalArn": "arn:aws:iam::*:user/${{username}}"}}}}"#
                 )),
                 Some((0, None)),
                 Some("Condition"),
-                "Policy variable ${aws:username} is not supported yet by bedrock-guard.",
-                None,
+                SYNTAX,
+                Some("invalid policy variable ${username} in \"arn:aws:iam::*:user/${username}\""),
             ),
             (
                 r#"{"Version": "2012-10-17", "Statement": ["x"]}"#.into(),
@@ -992,6 +989,31 @@ mod tests {
             text in r#"[{}\[\]",: ]{0,4}("(Version|Statement|Sid|Effect|Action|NotAction|Resource|NotResource|Condition|Allow|Deny|StringLike|Null|ForAnyValue:StringEquals|aws:x|\*|arn:aws:b:\*::m/\*|\$\{a\}|true)"|[{}\[\]",: 1]){0,40}"#
         ) {
             let _ = parse(&source(&text));
+        }
+
+        /// Structurally valid statements with arbitrary operators, keys, values and variables: parsing
+        /// and compiling never panic, and whatever parses also compiles.
+        #[test]
+        fn parse_and_compile_never_panic_on_statement_shaped_json(
+            effect in "(Allow|Deny|allow|)",
+            action in prop::collection::vec("(bedrock|s3|\\*)?:?[A-Za-z*?]{0,6}", 0..3),
+            resource in prop::collection::vec("(\\*|arn:aws:bedrock:[a-z0-9*?-]{0,4}:[0-9*]{0,3}:[a-z/.:*?${}A-Za-z, ']{0,30})", 0..3),
+            operator in "(ForAnyValue:|ForAllValues:)?(String|Numeric|Date|Arn|Ip|Binary|Bool|Null|NotIp)(Equals|NotEquals|Like|LessThan|Address)?(IfExists)?",
+            key in "(aws|bedrock)?:?[A-Za-z/]{0,8}",
+            values in prop::collection::vec("[0-9a-zA-Z:./*${}, '+-]{0,20}", 0..3),
+            version in "(2012-10-17|2008-10-17)",
+        ) {
+            let text = serde_json::json!({
+                "Version": version,
+                "Statement": [{
+                    "Effect": effect, "Action": action, "Resource": resource,
+                    "Condition": {operator: {key: values}},
+                }],
+            })
+            .to_string();
+            if let Ok(doc) = parse(&source(&text)) {
+                prop_assert!(crate::policy::PolicySet::compile(vec![doc]).is_ok());
+            }
         }
     }
 }

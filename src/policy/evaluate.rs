@@ -1,9 +1,12 @@
-//! The compiled [`PolicySet`] and its [`Decision`].
+//! The compiled [`PolicySet`]: the statements of one or more documents, indexed for evaluation.
 //!
-//! All documents form one layer, like identity policies: a matching Deny anywhere wins, otherwise every
-//! resource check needs a matching Allow. Patterns are prepared at compile time (action patterns
-//! lowercased, resource patterns split into ARN parts), so evaluation allocates nothing; an explicit or
-//! implicit deny copies the denied ARN once, and messages are only built in [`Decision::denial_message`].
+//! A `PolicySet` is one *layer* in AWS's terms (all SCPs attached at one level, a principal's identity
+//! policies, a permissions boundary). [`PolicySet::evaluate`] decides with the set as the only layer,
+//! like identity policies alone; [`super::org::Principal`] combines layers the way AWS does.
+//!
+//! Patterns are prepared at compile time (action patterns lowercased, resource patterns split into ARN
+//! parts, condition values parsed) and statements are indexed ([`super::index`]), so evaluation neither
+//! parses nor allocates on the common path.
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,9 +14,15 @@ use std::sync::Arc;
 use super::condition::Context;
 use super::document::{parse, Effect, PolicyDocument, PolicySource, Statement};
 use super::error::PolicyError;
+use super::explain::{Decision, LayerRef};
 use super::glob::{glob_match, Case};
-use super::request::AuthzRequest;
+use super::index::{Id, Index, Key};
+use super::request::{AuthzRequest, RequestContext, ResourceCheck};
 use super::resource::{Arn, ArnPattern};
+
+/// Condition keys whose value is read from the request body: a policy set that reads none of them lets
+/// the proxy skip parsing bodies.
+pub const BODY_KEYS: &[&str] = &["bedrock:GuardrailIdentifier", "bedrock:ServiceTier"];
 
 /// Which statement decided: `policy#Sid`, or `policy#statement[3]` (0-based) when it has no Sid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -38,23 +47,29 @@ impl fmt::Display for RuleRef {
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
     statements: Vec<CompiledStatement>,
+    deny: Index,
+    allow: Index,
+    /// Where each document came from (file paths), in order.
+    origins: Vec<String>,
+    reads_body: bool,
 }
 
 #[derive(Debug, Clone)]
-struct CompiledStatement {
-    rule: RuleRef,
+pub(crate) struct CompiledStatement {
+    pub(crate) rule: RuleRef,
     effect: Effect,
     actions: Patterns<Box<str>>,
-    resources: Patterns<ArnPattern>,
-    /// Kept for its conditions (already compiled) and for `describe`.
-    source: Statement,
+    pub(crate) resources: Patterns<ArnPattern>,
+    /// Kept for its conditions (already compiled), for `describe` and for lints.
+    pub(crate) source: Statement,
+    pub(crate) origin: Arc<str>,
 }
 
 /// Patterns of `Action`/`Resource` (match any) or `NotAction`/`NotResource` (match none).
 #[derive(Debug, Clone)]
-struct Patterns<T> {
-    not: bool,
-    patterns: Vec<T>,
+pub(crate) struct Patterns<T> {
+    pub(crate) not: bool,
+    pub(crate) patterns: Vec<T>,
 }
 
 impl<T> Patterns<T> {
@@ -66,8 +81,9 @@ impl<T> Patterns<T> {
 impl CompiledStatement {
     fn compile(
         policy: &Arc<str>,
-        origin: &str,
+        origin: &Arc<str>,
         statement: &Statement,
+        variables: bool,
     ) -> Result<Self, PolicyError> {
         let rule = RuleRef {
             policy: Arc::clone(policy),
@@ -88,6 +104,14 @@ impl CompiledStatement {
         } else {
             "Resource"
         };
+        let located = |message: String| {
+            PolicyError::new(origin, message)
+                .in_statement(super::error::StatementLocation {
+                    index: statement.index(),
+                    sid: statement.sid().map(str::to_owned),
+                })
+                .in_element(element)
+        };
         let resources = Patterns {
             not: statement.resource().is_not(),
             patterns: statement
@@ -96,17 +120,15 @@ impl CompiledStatement {
                 .iter()
                 .map(|r| {
                     // `parse` validated these already; this only guards documents built some other way.
-                    ArnPattern::parse(r).ok_or_else(|| {
-                        PolicyError::new(
-                            origin,
-                            format!("Resource {r} must be in ARN format or \"*\"."),
-                        )
-                        .in_statement(super::error::StatementLocation {
-                            index: statement.index(),
-                            sid: statement.sid().map(str::to_owned),
-                        })
-                        .in_element(element)
-                    })
+                    match ArnPattern::parse_with_variables(r, variables) {
+                        Ok(Some(p)) => Ok(p),
+                        Ok(None) => Err(located(format!(
+                            "Resource {r} must be in ARN format or \"*\"."
+                        ))),
+                        Err(detail) => {
+                            Err(located(super::error::SYNTAX.to_owned()).with_detail(detail))
+                        }
+                    }
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -116,31 +138,95 @@ impl CompiledStatement {
             actions,
             resources,
             source: statement.clone(),
+            origin: Arc::clone(origin),
         })
     }
 
-    fn applies(&self, action: &str, arn: Option<&Arn<'_>>, context: &Context<'_>) -> bool {
+    pub(crate) fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    pub(crate) fn action_matches(&self, action: &str) -> bool {
         self.actions
             .applies(|p| glob_match(p, action, Case::AsciiInsensitive))
-            && self.resources.applies(|p| p.matches(arn))
+    }
+
+    fn applies(&self, action: &str, arn: Option<&Arn<'_>>, context: &Context<'_>) -> bool {
+        self.action_matches(action)
+            && self.resources.applies(|p| p.matches(arn, context))
             && self.source.conditions().iter().all(|c| c.holds(context))
+    }
+
+    /// Where the index files this statement (see [`super::index`]).
+    fn index_key(&self) -> Key<'_> {
+        if !self.resources.not {
+            let prefixes: Option<Vec<&str>> = self
+                .resources
+                .patterns
+                .iter()
+                .map(|p| p.resource_prefix().filter(|prefix| !prefix.is_empty()))
+                .collect();
+            if let Some(prefixes) = prefixes {
+                return Key::ResourcePrefixes(prefixes);
+            }
+        }
+        if !self.actions.not
+            && self
+                .actions
+                .patterns
+                .iter()
+                .all(|a| !a.contains(['*', '?']))
+        {
+            return Key::Actions(self.actions.patterns.iter().map(|a| &**a).collect());
+        }
+        Key::Scan
+    }
+
+    /// Every condition key the statement reads (condition keys and variables).
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.source
+            .conditions()
+            .iter()
+            .flat_map(|c| c.keys())
+            .chain(
+                self.resources
+                    .patterns
+                    .iter()
+                    .flat_map(ArnPattern::variable_keys),
+            )
     }
 }
 
 impl PolicySet {
     pub fn compile(docs: Vec<PolicyDocument>) -> Result<PolicySet, PolicyError> {
-        let mut statements = Vec::new();
+        let mut set = PolicySet::default();
         for doc in &docs {
             let policy: Arc<str> = Arc::from(doc.name());
+            let origin: Arc<str> = Arc::from(doc.origin());
+            let variables = doc.version() == super::document::Version::V2012_10_17;
+            set.origins.push(doc.origin().to_owned());
             for statement in doc.statements() {
-                statements.push(CompiledStatement::compile(
-                    &policy,
-                    doc.origin(),
-                    statement,
+                set.statements.push(CompiledStatement::compile(
+                    &policy, &origin, statement, variables,
                 )?);
             }
         }
-        Ok(PolicySet { statements })
+        let mut deny = Index::default();
+        let mut allow = Index::default();
+        for (id, statement) in set.statements.iter().enumerate() {
+            let index = match statement.effect {
+                Effect::Deny => &mut deny,
+                Effect::Allow => &mut allow,
+            };
+            index.insert(id as Id, statement.index_key());
+        }
+        set.deny = deny;
+        set.allow = allow;
+        set.reads_body = set.statements.iter().any(|s| {
+            s.keys()
+                .any(|k| BODY_KEYS.iter().any(|b| b.eq_ignore_ascii_case(k)))
+        });
+        Ok(set)
     }
 
     /// Parses every source, then compiles them together; the first error wins and nothing is built.
@@ -153,6 +239,38 @@ impl PolicySet {
         self.statements.is_empty()
     }
 
+    /// Number of statements.
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// Where the documents came from, in order.
+    pub fn origins(&self) -> &[String] {
+        &self.origins
+    }
+
+    /// Whether some statement reads a condition key taken from the request body ([`BODY_KEYS`]).
+    /// Compiled once, so the proxy parses bodies only when a policy needs it.
+    pub fn reads_body(&self) -> bool {
+        self.reads_body
+    }
+
+    /// Whether some statement reads `key` (in a condition or a policy variable).
+    pub fn reads_key(&self, key: &str) -> bool {
+        self.statements
+            .iter()
+            .any(|s| s.keys().any(|k| k.eq_ignore_ascii_case(key)))
+    }
+
+    pub(crate) fn statements(&self) -> &[CompiledStatement] {
+        &self.statements
+    }
+
+    /// Each statement with its rule name, for lints and tools.
+    pub fn rules(&self) -> impl Iterator<Item = (&RuleRef, &Statement)> {
+        self.statements.iter().map(|s| (&s.rule, &s.source))
+    }
+
     /// One line per statement, for the start-up log:
     /// `org-allowlist#DenyDeepSeek: Deny bedrock:* on arn:aws:bedrock:*:*:foundation-model/deepseek.*`.
     pub fn describe(&self) -> Vec<String> {
@@ -162,125 +280,36 @@ impl PolicySet {
             .collect()
     }
 
-    /// Decides one request. Every check must be allowed; a Deny on any check denies the call; no checks
-    /// at all is a deny (fail closed).
-    pub fn evaluate(&self, req: &AuthzRequest<'_>) -> Decision {
-        let applying = |effect: Effect, check: &super::request::ResourceCheck| {
-            let arn = Arn::parse(&check.arn);
-            let context = Context {
-                check: &check.context,
-                request: req.context,
-            };
-            self.statements
-                .iter()
-                .filter(move |s| s.effect == effect)
-                .find(move |s| s.applies(req.action, arn.as_ref(), &context))
-        };
-        // Denies first, over every check: an explicit deny on a later check outranks a missing allow on
-        // an earlier one, and the order of statements must not matter.
-        for check in req.checks {
-            if let Some(deny) = applying(Effect::Deny, check) {
-                return Decision::deny(Outcome::ExplicitDeny, Some(&deny.rule), Some(&check.arn));
-            }
-        }
-        let mut first_allow = None;
-        for check in req.checks {
-            match applying(Effect::Allow, check) {
-                Some(allow) => {
-                    first_allow.get_or_insert(&allow.rule);
-                }
-                None => return Decision::deny(Outcome::ImplicitDeny, None, Some(&check.arn)),
-            }
-        }
-        match first_allow {
-            Some(rule) => Decision {
-                outcome: Outcome::Allow,
-                rule: Some(rule.clone()),
-                denied_resource: None,
-            },
-            // No checks at all.
-            None => Decision::deny(Outcome::ImplicitDeny, None, None),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Allow,
-    ExplicitDeny,
-    ImplicitDeny,
-}
-
-/// The answer for one request, with what is needed to explain it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    outcome: Outcome,
-    rule: Option<RuleRef>,
-    denied_resource: Option<String>,
-}
-
-impl Decision {
-    fn deny(outcome: Outcome, rule: Option<&RuleRef>, resource: Option<&str>) -> Self {
-        Self {
-            outcome,
-            rule: rule.cloned(),
-            denied_resource: resource.map(str::to_owned),
-        }
-    }
-
-    pub fn is_allowed(&self) -> bool {
-        self.outcome == Outcome::Allow
-    }
-
-    pub fn effect(&self) -> Effect {
-        if self.is_allowed() {
-            Effect::Allow
-        } else {
-            Effect::Deny
-        }
-    }
-
-    /// The rule that decided: for an explicit deny the deny statement; for an allow the (first) allowing
-    /// statement of the first check; `None` for an implicit deny.
-    pub fn rule(&self) -> Option<&RuleRef> {
-        self.rule.as_ref()
-    }
-
-    /// The resource ARN that was denied (`None` when allowed, or when the request had no checks).
-    pub fn denied_resource(&self) -> Option<&str> {
-        self.denied_resource.as_deref()
-    }
-
-    pub fn is_explicit_deny(&self) -> bool {
-        self.outcome == Outcome::ExplicitDeny
-    }
-
-    /// AWS's AccessDenied wording; with `show_rule`, the deciding rule is appended where AWS appends the
-    /// policy ARN. `None` when allowed.
-    pub fn denial_message(
+    /// The first statement of `effect` that applies to `action` on `check` (none when `None`).
+    /// Allocates nothing unless a pattern holds a policy variable.
+    pub(crate) fn find(
         &self,
-        principal_arn: &str,
+        effect: Effect,
         action: &str,
-        show_rule: bool,
-    ) -> Option<String> {
-        let mut message = format!("User: {principal_arn} is not authorized to perform: {action}");
-        if let Some(resource) = &self.denied_resource {
-            message.push_str(" on resource: ");
-            message.push_str(resource);
-        }
-        match self.outcome {
-            Outcome::Allow => return None,
-            Outcome::ExplicitDeny => {
-                message.push_str(" with an explicit deny in an identity-based policy")
-            }
-            Outcome::ImplicitDeny => message.push_str(&format!(
-                " because no identity-based policy allows the {action} action"
-            )),
-        }
-        if let (true, Some(rule)) = (show_rule, &self.rule) {
-            message.push_str(&format!(": {rule}"));
-        }
-        Some(message)
+        check: &ResourceCheck,
+        arn: Option<&Arn<'_>>,
+        request: &RequestContext,
+    ) -> Option<&RuleRef> {
+        let index = match effect {
+            Effect::Deny => &self.deny,
+            Effect::Allow => &self.allow,
+        };
+        let context = Context {
+            check: &check.context,
+            request,
+        };
+        index
+            .candidates(action, arn.map(Arn::resource))
+            .map(|id| &self.statements[id as usize])
+            .find(|s| s.applies(action, arn, &context))
+            .map(|s| &s.rule)
+    }
+
+    /// Decides one request with this set as the only layer (identity-policy semantics): a Deny on any
+    /// check denies; otherwise every check needs an Allow; no checks at all is a deny (fail closed).
+    pub fn evaluate(&self, req: &AuthzRequest<'_>) -> Decision {
+        let layer = LayerRef::identity();
+        super::org::evaluate_layers([(&layer, self)], req)
     }
 }
 
@@ -799,6 +828,27 @@ mod tests {
             let b = decide(&policy(&shuffled), action, &checks, &context);
             prop_assert_eq!(a.is_allowed(), b.is_allowed());
             prop_assert_eq!(a.is_explicit_deny(), b.is_explicit_deny());
+        }
+
+        /// The index only narrows the statements looked at: it must decide exactly like a scan of
+        /// every statement.
+        #[test]
+        fn index_agrees_with_a_full_scan(
+            statements in prop::collection::vec(statement_json(), 1..12),
+            (action, checks, region) in request_strategy(),
+        ) {
+            let context = context(region);
+            let set = policy(&statements);
+            let indexed = decide(&set, action, &checks, &context);
+            let applies = |effect: Effect, check: &ResourceCheck| {
+                let arn = Arn::parse(&check.arn);
+                let ctx = Context { check: &check.context, request: &context };
+                set.statements().iter().any(|s| s.effect() == effect && s.applies(action, arn.as_ref(), &ctx))
+            };
+            let explicit = checks.iter().any(|c| applies(Effect::Deny, c));
+            let allowed = !explicit && !checks.is_empty() && checks.iter().all(|c| applies(Effect::Allow, c));
+            prop_assert_eq!(indexed.is_explicit_deny(), explicit);
+            prop_assert_eq!(indexed.is_allowed(), allowed);
         }
 
         #[test]

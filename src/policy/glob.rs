@@ -13,9 +13,36 @@ pub enum Case {
     AsciiInsensitive,
 }
 
+/// One element of a compiled pattern: a literal byte, `*` or `?`. Patterns built from policy variables
+/// use this form, so that a substituted value (or `${*}`) is matched literally, never as a wildcard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tok {
+    Byte(u8),
+    Star,
+    One,
+}
+
 /// Whether `text` matches `pattern` as a whole.
 pub fn glob_match(pattern: &str, text: &str, case: Case) -> bool {
     let p = pattern.as_bytes();
+    glob_core(
+        p.len(),
+        |i| match p[i] {
+            b'*' => Tok::Star,
+            b'?' => Tok::One,
+            b => Tok::Byte(b),
+        },
+        text,
+        case,
+    )
+}
+
+/// [`glob_match`] over an already tokenized pattern.
+pub fn glob_match_tokens(pattern: &[Tok], text: &str, case: Case) -> bool {
+    glob_core(pattern.len(), |i| pattern[i], text, case)
+}
+
+fn glob_core(len: usize, tok: impl Fn(usize) -> Tok, text: &str, case: Case) -> bool {
     let t = text.as_bytes();
     let (mut pi, mut ti) = (0, 0);
     // (pattern index just after the last `*`, text index where that star's run currently ends)
@@ -23,15 +50,19 @@ pub fn glob_match(pattern: &str, text: &str, case: Case) -> bool {
     while ti < t.len() {
         // Comparing UTF-8 byte by byte is exact for literals (equal lead bytes mean equal lengths), and
         // `*`/`?` are ASCII so they never occur inside a multi-byte character.
-        let step = match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi + 1, ti));
-                pi += 1;
-                continue;
+        let step = if pi < len {
+            match tok(pi) {
+                Tok::Star => {
+                    star = Some((pi + 1, ti));
+                    pi += 1;
+                    continue;
+                }
+                Tok::One => Some(char_len(t, ti)),
+                Tok::Byte(c) if bytes_eq(c, t[ti], case) => Some(1),
+                Tok::Byte(_) => None,
             }
-            Some(b'?') => Some(char_len(t, ti)),
-            Some(&c) if bytes_eq(c, t[ti], case) => Some(1),
-            _ => None,
+        } else {
+            None
         };
         match (step, star) {
             (Some(n), _) => {
@@ -48,7 +79,7 @@ pub fn glob_match(pattern: &str, text: &str, case: Case) -> bool {
             (None, None) => return false,
         }
     }
-    p[pi.min(p.len())..].iter().all(|&c| c == b'*')
+    (pi..len).all(|i| tok(i) == Tok::Star)
 }
 
 fn bytes_eq(p: u8, t: u8, case: Case) -> bool {

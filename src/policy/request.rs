@@ -58,6 +58,15 @@ impl RequestContext {
         }
     }
 
+    /// Sets `aws:CurrentTime` (ISO 8601, UTC, whole seconds) and `aws:EpochTime` (seconds) from `now`.
+    pub fn set_time(&mut self, now: std::time::SystemTime) {
+        let secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.set("aws:CurrentTime", iso8601(secs));
+        self.set("aws:EpochTime", secs.to_string());
+    }
+
     /// The values of `key` (case-insensitive name), or `None` when the key is absent from the request.
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.entries
@@ -65,6 +74,28 @@ impl RequestContext {
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_slice())
     }
+}
+
+/// `2025-01-31T12:00:00Z` for seconds since the Unix epoch.
+pub fn iso8601(epoch_secs: u64) -> String {
+    let days = (epoch_secs / 86_400) as i64;
+    let rem = epoch_secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// One authorization question: may `principal_arn` perform `action` on every resource in `checks`?
@@ -76,4 +107,16 @@ pub struct AuthzRequest<'a> {
     /// Every check must be allowed for the call to be allowed; a deny on any one denies the call.
     pub checks: &'a [ResourceCheck],
     pub context: &'a RequestContext,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_formats_utc() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_767_225_599), "2025-12-31T23:59:59Z");
+    }
 }

@@ -7,7 +7,8 @@
 
 use std::fmt;
 
-use super::glob::{glob_match, Case};
+use super::glob::Case;
+use super::variables::{Template, Vars};
 
 /// The five colon-separated parts before the resource part.
 const HEAD_PARTS: usize = 5;
@@ -31,6 +32,11 @@ impl<'a> Arn<'a> {
         let resource = parts.next()?;
         Some(Self { head, resource })
     }
+
+    /// The sixth part: everything after the fifth colon.
+    pub fn resource(&self) -> &'a str {
+        self.resource
+    }
 }
 
 /// A compiled `Resource` entry (or `Arn*` condition value).
@@ -39,38 +45,54 @@ pub enum ArnPattern {
     /// `"*"` alone: every resource, ARN or not.
     Any,
     Arn {
-        head: [Box<str>; HEAD_PARTS],
-        resource: Box<str>,
+        head: [Template; HEAD_PARTS],
+        resource: Template,
     },
 }
 
 impl ArnPattern {
     /// `None` when `text` is neither `*` nor an ARN (`arn:` followed by five more colon-separated parts);
-    /// the caller turns that into AWS's "must be in ARN format" error.
+    /// the caller turns that into AWS's "must be in ARN format" error. No policy variables.
     pub fn parse(text: &str) -> Option<Self> {
+        Self::parse_with_variables(text, false).ok().flatten()
+    }
+
+    /// Like [`ArnPattern::parse`], expanding policy variables when `variables` is true (Version
+    /// 2012-10-17). `Err` is a detail for a syntax error in a variable; `Ok(None)` is "not an ARN".
+    /// A colon inside `${...}` (`${aws:PrincipalTag/team}`) does not separate parts.
+    pub fn parse_with_variables(text: &str, variables: bool) -> Result<Option<Self>, String> {
         if text == "*" {
-            return Some(Self::Any);
+            return Ok(Some(Self::Any));
         }
-        let arn = Arn::parse(text)?;
-        if arn.head[0] != "arn" {
-            return None;
+        let Some((head, resource)) = split_parts(text, variables) else {
+            return Ok(None);
+        };
+        if head[0] != "arn" {
+            return Ok(None);
         }
-        Some(Self::Arn {
-            head: arn.head.map(Box::from),
-            resource: arn.resource.into(),
-        })
+        let mut parts = Vec::with_capacity(HEAD_PARTS);
+        for part in head {
+            parts.push(Template::parse(part, variables)?);
+        }
+        let Ok(head) = <[Template; HEAD_PARTS]>::try_from(parts) else {
+            return Ok(None);
+        };
+        Ok(Some(Self::Arn {
+            head,
+            resource: Template::parse(resource, variables)?,
+        }))
     }
 
     /// Whether the pattern matches a request resource, given as its parsed ARN; `None` stands for a
     /// resource that is not an ARN, such as the `*` of list operations, which only the pattern `*` matches.
-    pub fn matches(&self, arn: Option<&Arn<'_>>) -> bool {
+    pub fn matches(&self, arn: Option<&Arn<'_>>, vars: &dyn Vars) -> bool {
         match (self, arn) {
             (Self::Any, _) => true,
             (Self::Arn { head, resource }, Some(arn)) => {
                 head.iter()
                     .zip(arn.head.iter())
-                    .all(|(p, t)| glob_match(p, t, Case::Sensitive))
-                    && glob_match(resource, arn.resource, Case::Sensitive)
+                    .all(|(p, t)| p.glob(t, Case::Sensitive, vars))
+                    && resource.glob(arn.resource, Case::Sensitive, vars)
             }
             (Self::Arn { .. }, None) => false,
         }
@@ -78,9 +100,81 @@ impl ArnPattern {
 
     /// Convenience for one-off matches (condition values): parses `text` on the spot, still without
     /// allocating.
-    pub fn matches_str(&self, text: &str) -> bool {
-        self.matches(Arn::parse(text).as_ref())
+    pub fn matches_str(&self, text: &str, vars: &dyn Vars) -> bool {
+        self.matches(Arn::parse(text).as_ref(), vars)
     }
+
+    /// The resource part's literal prefix (`foundation-model/anthropic.`), `None` for `*`.
+    pub fn resource_prefix(&self) -> Option<&str> {
+        match self {
+            Self::Any => None,
+            Self::Arn { resource, .. } => Some(resource.literal_prefix()),
+        }
+    }
+
+    /// The service part as written (`bedrock`, `*`), `None` for `*`.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Self::Any => None,
+            Self::Arn { head, .. } => Some(head[2].as_str()),
+        }
+    }
+
+    /// The resource part as written, `None` for `*`.
+    pub fn resource_text(&self) -> Option<&str> {
+        match self {
+            Self::Any => None,
+            Self::Arn { resource, .. } => Some(resource.as_str()),
+        }
+    }
+
+    pub fn has_variables(&self) -> bool {
+        match self {
+            Self::Any => false,
+            Self::Arn { head, resource } => {
+                resource.has_variables() || head.iter().any(Template::has_variables)
+            }
+        }
+    }
+
+    /// The condition keys read by the pattern's variables.
+    pub fn variable_keys(&self) -> Vec<&str> {
+        match self {
+            Self::Any => Vec::new(),
+            Self::Arn { head, resource } => head
+                .iter()
+                .chain(std::iter::once(resource))
+                .flat_map(Template::variable_keys)
+                .collect(),
+        }
+    }
+}
+
+/// Splits at the first five colons that are not inside `${...}`.
+fn split_parts(text: &str, variables: bool) -> Option<([&str; HEAD_PARTS], &str)> {
+    let mut head = [""; HEAD_PARTS];
+    let mut filled = 0;
+    let mut start = 0;
+    let mut depth = 0usize;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && filled < HEAD_PARTS {
+        match bytes[i] {
+            b'$' if variables && bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' if depth > 0 => depth -= 1,
+            b':' if depth == 0 => {
+                head[filled] = &text[start..i];
+                filled += 1;
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (filled == HEAD_PARTS).then(|| (head, &text[start..]))
 }
 
 impl fmt::Display for ArnPattern {
@@ -89,9 +183,9 @@ impl fmt::Display for ArnPattern {
             Self::Any => f.write_str("*"),
             Self::Arn { head, resource } => {
                 for part in head {
-                    write!(f, "{part}:")?;
+                    write!(f, "{}:", part.as_str())?;
                 }
-                f.write_str(resource)
+                f.write_str(resource.as_str())
             }
         }
     }
@@ -100,12 +194,13 @@ impl fmt::Display for ArnPattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::variables::NoVars;
 
     fn matches(pattern: &str, arn: &str) -> bool {
         let Some(pattern) = ArnPattern::parse(pattern) else {
             panic!("bad pattern {pattern}");
         };
-        pattern.matches_str(arn)
+        pattern.matches_str(arn, &NoVars)
     }
 
     #[test]

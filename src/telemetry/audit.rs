@@ -80,7 +80,7 @@ impl Audit {
             request_id: request_id.to_owned(),
             started: Instant::now(),
             // Until the caller is authenticated: the fixed principal (what unauthenticated set-ups use).
-            principal: snapshot.auth.fixed_principal().arn.clone(),
+            principal: snapshot.fixed_principal().arn().to_owned(),
             config_version: snapshot.version.clone(),
             operation: None,
             model_sent: None,
@@ -107,7 +107,7 @@ impl Audit {
 
     /// The authenticated caller.
     pub fn principal(&mut self, principal: &crate::auth::Principal) {
-        self.principal.clone_from(&principal.arn);
+        principal.arn().clone_into(&mut self.principal);
     }
 
     /// The classified route; `raw_path` is the path as received, for the model id as sent.
