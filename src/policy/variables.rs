@@ -33,7 +33,13 @@ pub enum Template {
     Any,
     /// No wildcard, no variable: a plain comparison.
     Literal(Box<str>),
-    /// Wildcards, no variables.
+    /// `*` wildcards only (no `?`, no variables): matched as a prefix, a suffix and the pieces between
+    /// found left to right, which is exact for star-only patterns and uses the fast substring search.
+    Stars {
+        text: Box<str>,
+        parts: Box<[Box<str>]>,
+    },
+    /// Wildcards including `?`, no variables.
     Plain(Box<str>),
     WithVars {
         text: Box<str>,
@@ -61,6 +67,10 @@ impl Template {
             return Ok(match text {
                 "*" => Self::Any,
                 _ if !text.contains(['*', '?']) => Self::Literal(text.into()),
+                _ if !text.contains('?') => Self::Stars {
+                    text: text.into(),
+                    parts: text.split('*').map(Box::from).collect(),
+                },
                 _ => Self::Plain(text.into()),
             });
         }
@@ -93,7 +103,10 @@ impl Template {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Any => "*",
-            Self::Literal(text) | Self::Plain(text) | Self::WithVars { text, .. } => text,
+            Self::Literal(text)
+            | Self::Stars { text, .. }
+            | Self::Plain(text)
+            | Self::WithVars { text, .. } => text,
         }
     }
 
@@ -117,7 +130,7 @@ impl Template {
     pub fn literal_prefix(&self) -> &str {
         let text = match self {
             Self::Any => return "",
-            Self::Literal(text) | Self::Plain(text) => text,
+            Self::Literal(text) | Self::Stars { text, .. } | Self::Plain(text) => text,
             Self::WithVars { pieces, .. } => match pieces.first() {
                 Some(Piece::Text(text)) => text,
                 _ => return "",
@@ -132,7 +145,9 @@ impl Template {
     pub fn longest_literal(&self) -> &str {
         let texts: &mut dyn Iterator<Item = &str> = match self {
             Self::Any => return "",
-            Self::Literal(text) | Self::Plain(text) => &mut std::iter::once(&**text),
+            Self::Literal(text) | Self::Stars { text, .. } | Self::Plain(text) => {
+                &mut std::iter::once(&**text)
+            }
             Self::WithVars { pieces, .. } => &mut pieces.iter().filter_map(|p| match p {
                 Piece::Text(text) => Some(&**text),
                 _ => None,
@@ -153,7 +168,8 @@ impl Template {
                 Case::Sensitive => **literal == *value,
                 Case::AsciiInsensitive => literal.eq_ignore_ascii_case(value),
             },
-            Self::Plain(pattern) => glob_match(pattern, value, case),
+            Self::Stars { parts, .. } if case == Case::Sensitive => stars_match(parts, value),
+            Self::Stars { text, .. } | Self::Plain(text) => glob_match(text, value, case),
             Self::WithVars { pieces, .. } => {
                 let mut tokens = Vec::new();
                 for piece in pieces.iter() {
@@ -181,7 +197,9 @@ impl Template {
     pub fn resolve<'a>(&'a self, vars: &'a dyn Vars) -> Option<Cow<'a, str>> {
         match self {
             Self::Any => Some(Cow::Borrowed("*")),
-            Self::Literal(text) | Self::Plain(text) => Some(Cow::Borrowed(text)),
+            Self::Literal(text) | Self::Stars { text, .. } | Self::Plain(text) => {
+                Some(Cow::Borrowed(text))
+            }
             Self::WithVars { pieces, .. } => {
                 let mut out = String::new();
                 for piece in pieces.iter() {
@@ -197,6 +215,28 @@ impl Template {
             }
         }
     }
+}
+
+/// `parts` is the pattern split at its `*`s (at least two parts). Leftmost matching of each middle part
+/// is exact when the only wildcard is `*`: a later match could only leave less room for the rest.
+fn stars_match(parts: &[Box<str>], text: &str) -> bool {
+    let (Some((first, rest)), Some(last)) = (parts.split_first(), parts.last()) else {
+        return false;
+    };
+    let Some(mut remaining) = text.strip_prefix(&**first) else {
+        return false;
+    };
+    if remaining.len() < last.len() || !remaining.ends_with(&**last) {
+        return false;
+    }
+    remaining = &remaining[..remaining.len() - last.len()];
+    for part in &rest[..rest.len().saturating_sub(1)] {
+        match remaining.find(&**part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 fn resolve<'a>(key: &str, default: Option<&'a str>, vars: &'a dyn Vars) -> Option<&'a str> {
@@ -255,7 +295,8 @@ mod tests {
 
     #[test]
     fn plain_and_2008_texts_have_no_variables() {
-        assert_eq!(t("abc*"), Template::Plain("abc*".into()));
+        assert!(matches!(t("abc*"), Template::Stars { .. }));
+        assert_eq!(t("a?c*"), Template::Plain("a?c*".into()));
         assert_eq!(t("abc"), Template::Literal("abc".into()));
         assert_eq!(t("*"), Template::Any);
         assert_eq!(
@@ -287,6 +328,19 @@ mod tests {
             Some("ml-x")
         );
         assert_eq!(t("${aws:nope}").resolve(&vars), None);
+    }
+
+    proptest::proptest! {
+        /// The star-only fast path agrees with the general glob.
+        #[test]
+        fn stars_agree_with_glob(pattern in "[ab*]{0,8}", text in "[ab]{0,10}") {
+            if let Template::Stars { parts, .. } = t(&pattern) {
+                proptest::prop_assert_eq!(
+                    stars_match(&parts, &text),
+                    glob_match(&pattern, &text, Case::Sensitive)
+                );
+            }
+        }
     }
 
     #[test]
