@@ -14,41 +14,51 @@
 //! The index only narrows: every candidate is still matched in full, so a bucket can never widen or
 //! narrow a decision, only make it cheaper. Lookups allocate nothing.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 /// Statement positions in the owning `PolicySet`.
 pub(crate) type Id = u32;
 
 const NONE: u32 = u32::MAX;
 
+/// The automaton is stored flat (plain-data nodes, one edge array, one list per literal) so that
+/// 10,000 statements make a handful of allocations, not one per node: compile time was dominated by
+/// the allocator before.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    /// The automaton; node 0 is the root (the empty literal, never filed).
+    /// Node 0 is the root (the empty literal, never filed).
     nodes: Vec<Node>,
+    /// Each node's outgoing edges, sorted by byte, at `nodes[n].first..+len` (built by `finish`).
+    edges: Vec<(u8, u32)>,
+    /// Edges while inserting: (node, byte) -> child.
+    building: HashMap<(u32, u8), u32, BuildHasherDefault<EdgeHasher>>,
+    /// Statement lists of the nodes that end a literal.
+    lists: Vec<Vec<Id>>,
     /// Sorted by lowercased action.
     by_action: Vec<(Box<str>, Vec<Id>)>,
     scan: Vec<Id>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Node {
-    /// Sorted by byte.
-    children: Vec<(u8, u32)>,
+    first: u32,
+    len: u32,
     /// Longest proper suffix of this node's text that is also a node (Aho-Corasick failure link).
     fail: u32,
-    /// Nearest node along the failure chain that has statements (`NONE` if none).
+    /// Nearest node along the failure chain that ends a literal (`NONE` if none).
     dict: u32,
-    here: Vec<Id>,
+    /// Index in `lists` when this node ends a literal, else `NONE`.
+    here: u32,
 }
 
-impl Default for Node {
-    fn default() -> Self {
-        Self {
-            children: Vec::new(),
-            fail: 0,
-            dict: NONE,
-            here: Vec::new(),
-        }
-    }
-}
+const NEW_NODE: Node = Node {
+    first: 0,
+    len: 0,
+    fail: 0,
+    dict: NONE,
+    here: NONE,
+};
 
 /// Where one statement is filed.
 pub(crate) enum Key<'a> {
@@ -63,24 +73,24 @@ impl Index {
         match key {
             Key::ResourceLiterals(literals) => {
                 if self.nodes.is_empty() {
-                    self.nodes.push(Node::default());
+                    self.nodes.push(NEW_NODE);
                 }
                 for literal in literals {
-                    let mut node = 0usize;
+                    let mut node = 0u32;
                     for &b in literal.as_bytes() {
-                        node = match self.child(node, b) {
-                            Some(child) => child,
-                            None => {
-                                let child = self.nodes.len();
-                                self.nodes.push(Node::default());
-                                let children = &mut self.nodes[node].children;
-                                let at = children.partition_point(|c| c.0 < b);
-                                children.insert(at, (b, child as u32));
-                                child
-                            }
-                        };
+                        let next = self.nodes.len() as u32;
+                        let child = *self.building.entry((node, b)).or_insert(next);
+                        if child == next {
+                            self.nodes.push(NEW_NODE);
+                        }
+                        node = child;
                     }
-                    let here = &mut self.nodes[node].here;
+                    let slot = &mut self.nodes[node as usize].here;
+                    if *slot == NONE {
+                        *slot = self.lists.len() as u32;
+                        self.lists.push(Vec::new());
+                    }
+                    let here = &mut self.lists[*slot as usize];
                     if here.last() != Some(&id) {
                         here.push(id);
                     }
@@ -107,31 +117,52 @@ impl Index {
         }
     }
 
+    fn children(&self, node: usize) -> &[(u8, u32)] {
+        let n = &self.nodes[node];
+        &self.edges[n.first as usize..(n.first + n.len) as usize]
+    }
+
     fn child(&self, node: usize, b: u8) -> Option<usize> {
-        let children = &self.nodes[node].children;
+        let children = self.children(node);
         children
             .binary_search_by_key(&b, |c| c.0)
             .ok()
             .map(|i| children[i].1 as usize)
     }
 
-    /// Computes the failure and output links once every statement is inserted (breadth first, so a
-    /// node's failure target is always finished before the node).
+    /// Lays the edges out flat and computes the failure and output links once every statement is
+    /// inserted (breadth first, so a node's failure target is always finished before the node).
     pub(crate) fn finish(&mut self) {
         if self.nodes.is_empty() {
             return;
         }
-        let mut queue: Vec<usize> = self.nodes[0]
-            .children
-            .iter()
-            .map(|c| c.1 as usize)
+        let mut all: Vec<(u32, u8, u32)> = self
+            .building
+            .drain()
+            .map(|((node, b), child)| (node, b, child))
             .collect();
+        self.building = HashMap::default();
+        all.sort_unstable();
+        self.edges = Vec::with_capacity(all.len());
+        for (node, b, child) in all {
+            let n = &mut self.nodes[node as usize];
+            if n.len == 0 {
+                n.first = self.edges.len() as u32;
+            }
+            n.len += 1;
+            self.edges.push((b, child));
+        }
+        let mut queue: Vec<u32> = self.children(0).iter().map(|c| c.1).collect();
         let mut next = 0;
         while next < queue.len() {
-            let node = queue[next];
+            let node = queue[next] as usize;
             next += 1;
-            let children = self.nodes[node].children.clone();
-            for (b, child) in children {
+            let (first, len) = (
+                self.nodes[node].first as usize,
+                self.nodes[node].len as usize,
+            );
+            for e in first..first + len {
+                let (b, child) = self.edges[e];
                 let child = child as usize;
                 let mut f = self.nodes[node].fail as usize;
                 let fail = loop {
@@ -143,14 +174,14 @@ impl Index {
                     }
                     f = self.nodes[f].fail as usize;
                 };
-                let dict = if self.nodes[fail].here.is_empty() {
+                let dict = if self.nodes[fail].here == NONE {
                     self.nodes[fail].dict
                 } else {
                     fail as u32
                 };
                 self.nodes[child].fail = fail as u32;
                 self.nodes[child].dict = dict;
-                queue.push(child);
+                queue.push(child as u32);
             }
         }
     }
@@ -163,7 +194,7 @@ impl Index {
         resource: Option<&'a str>,
     ) -> impl Iterator<Item = Id> + 'a {
         let by_resource = Matches {
-            nodes: &self.nodes,
+            index: self,
             bytes: resource.unwrap_or("").as_bytes(),
             pos: 0,
             state: 0,
@@ -182,6 +213,37 @@ impl Index {
     }
 }
 
+/// A multiplicative hash for (node, byte) keys: SipHash's DoS resistance buys nothing for keys taken
+/// from the operator's own policies, and costs a third of compile time.
+#[derive(Debug, Clone, Copy, Default)]
+struct EdgeHasher(u64);
+
+impl EdgeHasher {
+    fn mix(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for EdgeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.mix(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+}
+
 /// Compares an already lowercased `a` with `b` lowercased on the fly (no allocation).
 fn cmp_lowercase(a: &str, b: &str) -> std::cmp::Ordering {
     a.bytes().cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
@@ -190,7 +252,7 @@ fn cmp_lowercase(a: &str, b: &str) -> std::cmp::Ordering {
 /// Runs the automaton along the request resource and yields the statement lists of every literal
 /// that occurs in it.
 struct Matches<'a> {
-    nodes: &'a [Node],
+    index: &'a Index,
     bytes: &'a [u8],
     pos: usize,
     state: usize,
@@ -202,30 +264,30 @@ impl<'a> Iterator for Matches<'a> {
     type Item = &'a [Id];
 
     fn next(&mut self) -> Option<&'a [Id]> {
-        if self.nodes.is_empty() {
+        let index = self.index;
+        if index.nodes.is_empty() {
             return None;
         }
         loop {
             if self.out != NONE {
-                let node = &self.nodes[self.out as usize];
+                let node = &index.nodes[self.out as usize];
                 self.out = node.dict;
-                if !node.here.is_empty() {
-                    return Some(&node.here);
+                if node.here != NONE {
+                    return Some(&index.lists[node.here as usize]);
                 }
                 continue;
             }
             let &b = self.bytes.get(self.pos)?;
             self.pos += 1;
             loop {
-                let children = &self.nodes[self.state].children;
-                if let Ok(i) = children.binary_search_by_key(&b, |c| c.0) {
-                    self.state = children[i].1 as usize;
+                if let Some(child) = index.child(self.state, b) {
+                    self.state = child;
                     break;
                 }
                 if self.state == 0 {
                     break;
                 }
-                self.state = self.nodes[self.state].fail as usize;
+                self.state = index.nodes[self.state].fail as usize;
             }
             if self.state != 0 {
                 self.out = self.state as u32;
