@@ -1,5 +1,7 @@
 //! No heap allocation per decision on the common path (an allowed call, policies without variables),
-//! proven with a counting global allocator. Its own test binary, because the allocator is global.
+//! proven with a counting global allocator. Its own test binary, because the allocator is global, and
+//! without libtest's harness (`harness = false` in Cargo.toml): the harness's own threads allocate
+//! while a test runs and the counter cannot tell them apart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 

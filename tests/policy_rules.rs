@@ -968,3 +968,140 @@ fn hidden_rule_names_keep_aws_wording() {
     );
     assert!(!message.contains("DenyDeepSeek"));
 }
+
+// --- properties over layers -----------------------------------------------------------------------------
+
+mod layer_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn statement() -> impl Strategy<Value = String> {
+        let actions = prop::sample::select(vec![
+            "*",
+            "bedrock:*",
+            "bedrock:Invoke*",
+            "bedrock:InvokeModel",
+            "s3:*",
+        ]);
+        let resources = prop::sample::select(vec![
+            "*",
+            "arn:aws:bedrock:*::foundation-model/*",
+            "arn:aws:bedrock:*::foundation-model/anthropic.*",
+            "arn:aws:bedrock:*::foundation-model/amazon.*",
+            "arn:aws:bedrock:*:*:inference-profile/*.anthropic.*",
+        ]);
+        let conditions = prop::sample::select(vec![
+            "",
+            r#", "Condition": {"StringEquals": {"aws:PrincipalTag/team": "ml"}}"#,
+            r#", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}"#,
+        ]);
+        (any::<bool>(), actions, any::<bool>(), resources, conditions).prop_map(
+            |(deny, action, not_resource, resource, condition)| {
+                format!(
+                    r#"{{"Effect": "{}", "Action": "{action}", "{}": "{resource}"{condition}}}"#,
+                    if deny { "Deny" } else { "Allow" },
+                    if not_resource {
+                        "NotResource"
+                    } else {
+                        "Resource"
+                    },
+                )
+            },
+        )
+    }
+
+    fn layer_of(statements: &[String]) -> Option<Arc<PolicySet>> {
+        Some(Arc::new(set("2012-10-17", &statements.join(","))))
+    }
+
+    /// levels[0] at the root, levels[1] on an OU, levels[2] on the account (as many as given).
+    fn build(
+        levels: &[Vec<String>],
+        identity: &[String],
+        boundary: &Option<Vec<String>>,
+    ) -> Principal {
+        let mut org = Organization::new(None, layer_of(&levels[0]));
+        let (ou, account) = match levels.len() {
+            1 => (None, None),
+            2 => (None, layer_of(&levels[1])),
+            _ => (layer_of(&levels[1]), layer_of(&levels[2])),
+        };
+        org.add_ou("ou-x", None, ou).unwrap();
+        org.add_account(ACCOUNT, Some("ou-x"), account).unwrap();
+        Principal::new(
+            "p",
+            "arn:aws:iam::111122223333:role/p",
+            Identity::Policies(layer_of(identity).unwrap()),
+        )
+        .with_account(Some(ACCOUNT), None, org.scp_layers(ACCOUNT).unwrap())
+        .with_boundary(boundary.as_deref().and_then(layer_of))
+    }
+
+    fn run(p: &Principal, arns: &[&str], ip: &str) -> Want {
+        let checks: Vec<ResourceCheck> = arns.iter().map(|a| ResourceCheck::new(*a)).collect();
+        let mut context = context(&[("aws:SourceIp", ip), ("aws:PrincipalTag/team", "ml")]);
+        context.set("aws:RequestedRegion", "us-east-1");
+        outcome(&p.evaluate(&AuthzRequest {
+            principal_arn: p.arn(),
+            action: INVOKE,
+            checks: &checks,
+            context: &context,
+        }))
+    }
+
+    fn layers() -> impl Strategy<Value = (Vec<Vec<String>>, Vec<String>, Option<Vec<String>>)> {
+        let layer = || prop::collection::vec(statement(), 1..4);
+        (
+            prop::collection::vec(layer(), 1..4),
+            layer(),
+            prop::option::of(layer()),
+        )
+    }
+
+    fn request() -> impl Strategy<Value = (Vec<&'static str>, &'static str)> {
+        (
+            prop::sample::select(vec![
+                vec![FM],
+                vec![FM_NOVA],
+                vec![PROFILE, FM],
+                vec![FM_DEEPSEEK],
+            ]),
+            prop::sample::select(vec!["10.1.2.3", "192.0.2.1"]),
+        )
+    }
+
+    proptest! {
+        // [EVAL] "the order of policies and statements does not matter".
+        #[test]
+        fn statement_order_never_changes_the_decision(
+            (levels, identity, boundary) in layers(),
+            (arns, ip) in request(),
+        ) {
+            let before = run(&build(&levels, &identity, &boundary), &arns, ip);
+            let rev = |v: &Vec<String>| v.iter().rev().cloned().collect::<Vec<_>>();
+            let levels2: Vec<Vec<String>> = levels.iter().map(rev).collect();
+            let after = run(&build(&levels2, &rev(&identity), &boundary.as_ref().map(rev)), &arns, ip);
+            prop_assert_eq!(before, after);
+        }
+
+        // [EVAL] an explicit Deny in any layer can only take permissions away.
+        #[test]
+        fn adding_a_deny_anywhere_never_allows_more(
+            (mut levels, mut identity, mut boundary) in layers(),
+            extra in statement(),
+            at in 0usize..5,
+            (arns, ip) in request(),
+        ) {
+            let before = run(&build(&levels, &identity, &boundary), &arns, ip);
+            let deny = extra.replacen(r#""Effect": "Allow""#, r#""Effect": "Deny""#, 1);
+            match at {
+                0..=2 => { let i = at.min(levels.len() - 1); levels[i].push(deny) }
+                3 => identity.push(deny),
+                _ => match &mut boundary { Some(b) => b.push(deny), None => identity.push(deny) },
+            }
+            let after = run(&build(&levels, &identity, &boundary), &arns, ip);
+            prop_assert!(before == A || after != A, "{:?} -> {:?}", before, after);
+            prop_assert!(before != E || after == E, "an explicit deny stays explicit");
+        }
+    }
+}

@@ -329,7 +329,7 @@ impl Condition {
                 Compiled::Strings(
                     values
                         .iter()
-                        .map(|v| Template::Plain(v.as_str().into()))
+                        .map(|v| Template::Literal(v.as_str().into()))
                         .collect(),
                 )
             }

@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::document::Effect;
 use super::evaluate::{PolicySet, RuleRef};
 use super::explain::{Decision, LayerKind, LayerRef, Outcome};
 use super::request::{AuthzRequest, RequestContext};
@@ -20,16 +19,23 @@ use super::resource::Arn;
 pub(crate) fn evaluate_layers<'a, I>(layers: I, req: &AuthzRequest<'_>) -> Decision
 where
     I: IntoIterator<Item = (&'a LayerRef, &'a PolicySet)>,
-    I::IntoIter: Clone,
 {
-    let layers = layers.into_iter();
-    // Denies first, over every layer and check: an explicit deny anywhere outranks a missing allow, and
-    // neither the order of layers nor of statements may change the outcome.
-    for (layer, set) in layers.clone() {
+    if req.checks.is_empty() {
+        // Nothing to authorize against: fail closed.
+        return Decision::deny(Outcome::ImplicitDeny, None, None, None);
+    }
+    // One pass: a Deny anywhere returns at once (it outranks any missing Allow, so neither the order
+    // of layers nor of statements can change the outcome); the first (layer, check) without an Allow
+    // is remembered and reported only if no Deny turns up.
+    let mut missing: Option<(&LayerRef, &str)> = None;
+    let mut reported: Option<(&RuleRef, &LayerRef)> = None;
+    let mut any_layer = false;
+    for (layer, set) in layers {
+        any_layer = true;
         for check in req.checks {
             let arn = Arn::parse(&check.arn);
-            if let Some(rule) = set.find(Effect::Deny, req.action, check, arn.as_ref(), req.context)
-            {
+            let (deny, allow) = set.applying(req.action, check, arn.as_ref(), req.context);
+            if let Some(rule) = deny {
                 return Decision::deny(
                     Outcome::ExplicitDeny,
                     Some(rule),
@@ -37,19 +43,7 @@ where
                     Some(&check.arn),
                 );
             }
-        }
-    }
-    if req.checks.is_empty() {
-        // Nothing to authorize against: fail closed.
-        return Decision::deny(Outcome::ImplicitDeny, None, None, None);
-    }
-    let mut reported: Option<(&RuleRef, &LayerRef)> = None;
-    let mut any_layer = false;
-    for (layer, set) in layers {
-        any_layer = true;
-        for check in req.checks {
-            let arn = Arn::parse(&check.arn);
-            match set.find(Effect::Allow, req.action, check, arn.as_ref(), req.context) {
+            match allow {
                 Some(rule) => {
                     let better = match reported {
                         None => true,
@@ -62,15 +56,13 @@ where
                     }
                 }
                 None => {
-                    return Decision::deny(
-                        Outcome::ImplicitDeny,
-                        None,
-                        Some(layer),
-                        Some(&check.arn),
-                    )
+                    missing.get_or_insert((layer, &check.arn));
                 }
             }
         }
+    }
+    if let Some((layer, arn)) = missing {
+        return Decision::deny(Outcome::ImplicitDeny, None, Some(layer), Some(arn));
     }
     if !any_layer {
         return Decision::deny(Outcome::ImplicitDeny, None, None, None);

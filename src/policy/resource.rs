@@ -40,6 +40,9 @@ impl<'a> Arn<'a> {
 }
 
 /// A compiled `Resource` entry (or `Arn*` condition value).
+// Not boxed: patterns sit in compiled statements, and an extra pointer chase per match costs more on the
+// request path than the size difference costs in memory.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArnPattern {
     /// `"*"` alone: every resource, ARN or not.
@@ -109,6 +112,15 @@ impl ArnPattern {
         match self {
             Self::Any => None,
             Self::Arn { resource, .. } => Some(resource.literal_prefix()),
+        }
+    }
+
+    /// The longest literal run of the resource part (`.anthropic.claude-` in `*.anthropic.claude-*`):
+    /// every ARN the pattern matches contains it. `None` for `*`.
+    pub fn resource_literal(&self) -> Option<&str> {
+        match self {
+            Self::Any => None,
+            Self::Arn { resource, .. } => Some(resource.longest_literal()),
         }
     }
 

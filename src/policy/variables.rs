@@ -2,7 +2,7 @@
 //! `${aws:PrincipalTag/team, 'shared'}`, and the escapes `${*}`, `${?}`, `${$}` for the literal characters.
 //!
 //! A [`Template`] is a pattern or value as written in a policy, compiled once. Texts without variables
-//! (the common case) stay [`Template::Plain`] and match with no allocation; a text with variables is
+//! (the common case) stay [`Template::Any`], [`Template::Literal`] or [`Template::Plain`] and match with no allocation; a text with variables is
 //! resolved per request. A substituted value is always literal: a tag value `a*` does not become a
 //! wildcard, which would let whoever sets tags widen a grant.
 
@@ -29,6 +29,17 @@ impl Vars for NoVars {
 /// A pattern or value as written in a policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Template {
+    /// `*` alone: matches anything (the common ARN part `*`, decided without looking at the text).
+    Any,
+    /// No wildcard, no variable: a plain comparison.
+    Literal(Box<str>),
+    /// `*` wildcards only (no `?`, no variables): matched as a prefix, a suffix and the pieces between
+    /// found left to right, which is exact for star-only patterns and uses the fast substring search.
+    Stars {
+        text: Box<str>,
+        parts: Box<[Box<str>]>,
+    },
+    /// Wildcards including `?`, no variables.
     Plain(Box<str>),
     WithVars {
         text: Box<str>,
@@ -53,7 +64,15 @@ impl Template {
     /// The error is a detail for "Syntax errors in policy.".
     pub fn parse(text: &str, variables: bool) -> Result<Self, String> {
         if !variables || !text.contains("${") {
-            return Ok(Self::Plain(text.into()));
+            return Ok(match text {
+                "*" => Self::Any,
+                _ if !text.contains(['*', '?']) => Self::Literal(text.into()),
+                _ if !text.contains('?') => Self::Stars {
+                    text: text.into(),
+                    parts: text.split('*').map(Box::from).collect(),
+                },
+                _ => Self::Plain(text.into()),
+            });
         }
         let mut pieces = Vec::new();
         let mut rest = text;
@@ -83,7 +102,11 @@ impl Template {
     /// The text as written.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Plain(text) | Self::WithVars { text, .. } => text,
+            Self::Any => "*",
+            Self::Literal(text)
+            | Self::Stars { text, .. }
+            | Self::Plain(text)
+            | Self::WithVars { text, .. } => text,
         }
     }
 
@@ -94,8 +117,8 @@ impl Template {
     /// The condition keys the template's variables read.
     pub fn variable_keys(&self) -> impl Iterator<Item = &str> {
         let pieces: &[Piece] = match self {
-            Self::Plain(_) => &[],
             Self::WithVars { pieces, .. } => pieces,
+            _ => &[],
         };
         pieces.iter().filter_map(|p| match p {
             Piece::Var { key, .. } => Some(&**key),
@@ -106,7 +129,8 @@ impl Template {
     /// The literal text before the first wildcard or variable: what an index can key on.
     pub fn literal_prefix(&self) -> &str {
         let text = match self {
-            Self::Plain(text) => text,
+            Self::Any => return "",
+            Self::Literal(text) | Self::Stars { text, .. } | Self::Plain(text) => text,
             Self::WithVars { pieces, .. } => match pieces.first() {
                 Some(Piece::Text(text)) => text,
                 _ => return "",
@@ -116,11 +140,36 @@ impl Template {
         &text[..end]
     }
 
+    /// The longest run of literal text between wildcards (and variables): any text the template matches
+    /// contains it, whatever the variables resolve to.
+    pub fn longest_literal(&self) -> &str {
+        let texts: &mut dyn Iterator<Item = &str> = match self {
+            Self::Any => return "",
+            Self::Literal(text) | Self::Stars { text, .. } | Self::Plain(text) => {
+                &mut std::iter::once(&**text)
+            }
+            Self::WithVars { pieces, .. } => &mut pieces.iter().filter_map(|p| match p {
+                Piece::Text(text) => Some(&**text),
+                _ => None,
+            }),
+        };
+        texts
+            .flat_map(|t| t.split(['*', '?']))
+            .max_by_key(|run| run.len())
+            .unwrap_or("")
+    }
+
     /// Wildcard match (`*`, `?` in the policy text). A variable without a value and without a default
     /// makes the template match nothing.
     pub fn glob(&self, value: &str, case: Case, vars: &dyn Vars) -> bool {
         match self {
-            Self::Plain(pattern) => glob_match(pattern, value, case),
+            Self::Any => true,
+            Self::Literal(literal) => match case {
+                Case::Sensitive => **literal == *value,
+                Case::AsciiInsensitive => literal.eq_ignore_ascii_case(value),
+            },
+            Self::Stars { parts, .. } if case == Case::Sensitive => stars_match(parts, value),
+            Self::Stars { text, .. } | Self::Plain(text) => glob_match(text, value, case),
             Self::WithVars { pieces, .. } => {
                 let mut tokens = Vec::new();
                 for piece in pieces.iter() {
@@ -147,7 +196,10 @@ impl Template {
     /// The text with variables substituted (for exact comparisons); `None` when a variable has no value.
     pub fn resolve<'a>(&'a self, vars: &'a dyn Vars) -> Option<Cow<'a, str>> {
         match self {
-            Self::Plain(text) => Some(Cow::Borrowed(text)),
+            Self::Any => Some(Cow::Borrowed("*")),
+            Self::Literal(text) | Self::Stars { text, .. } | Self::Plain(text) => {
+                Some(Cow::Borrowed(text))
+            }
             Self::WithVars { pieces, .. } => {
                 let mut out = String::new();
                 for piece in pieces.iter() {
@@ -163,6 +215,28 @@ impl Template {
             }
         }
     }
+}
+
+/// `parts` is the pattern split at its `*`s (at least two parts). Leftmost matching of each middle part
+/// is exact when the only wildcard is `*`: a later match could only leave less room for the rest.
+fn stars_match(parts: &[Box<str>], text: &str) -> bool {
+    let (Some((first, rest)), Some(last)) = (parts.split_first(), parts.last()) else {
+        return false;
+    };
+    let Some(mut remaining) = text.strip_prefix(&**first) else {
+        return false;
+    };
+    if remaining.len() < last.len() || !remaining.ends_with(&**last) {
+        return false;
+    }
+    remaining = &remaining[..remaining.len() - last.len()];
+    for part in &rest[..rest.len().saturating_sub(1)] {
+        match remaining.find(&**part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 fn resolve<'a>(key: &str, default: Option<&'a str>, vars: &'a dyn Vars) -> Option<&'a str> {
@@ -221,10 +295,13 @@ mod tests {
 
     #[test]
     fn plain_and_2008_texts_have_no_variables() {
-        assert_eq!(t("abc*"), Template::Plain("abc*".into()));
+        assert!(matches!(t("abc*"), Template::Stars { .. }));
+        assert_eq!(t("a?c*"), Template::Plain("a?c*".into()));
+        assert_eq!(t("abc"), Template::Literal("abc".into()));
+        assert_eq!(t("*"), Template::Any);
         assert_eq!(
             Template::parse("${aws:username}", false),
-            Ok(Template::Plain("${aws:username}".into()))
+            Ok(Template::Literal("${aws:username}".into()))
         );
     }
 
@@ -251,6 +328,19 @@ mod tests {
             Some("ml-x")
         );
         assert_eq!(t("${aws:nope}").resolve(&vars), None);
+    }
+
+    proptest::proptest! {
+        /// The star-only fast path agrees with the general glob.
+        #[test]
+        fn stars_agree_with_glob(pattern in "[ab*]{0,8}", text in "[ab]{0,10}") {
+            if let Template::Stars { parts, .. } = t(&pattern) {
+                proptest::prop_assert_eq!(
+                    stars_match(&parts, &text),
+                    glob_match(&pattern, &text, Case::Sensitive)
+                );
+            }
+        }
     }
 
     #[test]

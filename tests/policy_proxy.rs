@@ -1,0 +1,127 @@
+//! Condition keys the proxy fills, end to end: the real SDK -> bedrock-guard -> the Bedrock double.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod support;
+
+use aws_sdk_bedrockruntime::config::{Credentials, Region};
+use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
+use aws_sdk_bedrockruntime::primitives::Blob;
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock, ConversationRole, GuardrailConfiguration, Message,
+};
+use aws_sdk_bedrockruntime::Client;
+use support::guard::{start_guard, GuardOptions, FULL_ACCESS};
+use support::BedrockDouble;
+
+const REGION: &str = "us-east-1";
+const CLAUDE: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+fn sdk_client(endpoint: &str) -> Client {
+    let conf = aws_sdk_bedrockruntime::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("AKIDX", "secret", None, None, "test"))
+        .retry_config(aws_sdk_bedrockruntime::config::retry::RetryConfig::disabled())
+        .build();
+    Client::from_conf(conf)
+}
+
+fn message() -> Message {
+    Message::builder()
+        .role(ConversationRole::User)
+        .content(ContentBlock::Text("hi".into()))
+        .build()
+        .unwrap()
+}
+
+/// Every Converse/Invoke must name a guardrail: a Deny on the missing key (AWS's documented pattern).
+const REQUIRE_GUARDRAIL: &str = r#"{"Version": "2012-10-17", "Statement": {"Sid": "RequireGuardrail",
+    "Effect": "Deny", "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+    "Resource": "*", "Condition": {"Null": {"bedrock:GuardrailIdentifier": "true"}}}}"#;
+
+#[tokio::test]
+async fn guardrail_identifier_comes_from_the_converse_body_and_the_invoke_header() {
+    let double = BedrockDouble::start(REGION).await;
+    let guard = start_guard(
+        &double,
+        GuardOptions {
+            policies: vec![FULL_ACCESS.to_owned(), REQUIRE_GUARDRAIL.to_owned()],
+            ..GuardOptions::policy(FULL_ACCESS)
+        },
+    )
+    .await;
+    let client = sdk_client(&guard.url());
+
+    let err = client
+        .converse()
+        .model_id(CLAUDE)
+        .messages(message())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    assert!(
+        err.message()
+            .unwrap()
+            .contains("explicit deny in an identity-based policy"),
+        "{err:?}"
+    );
+
+    client
+        .converse()
+        .model_id(CLAUDE)
+        .messages(message())
+        .guardrail_config(
+            GuardrailConfiguration::builder()
+                .guardrail_identifier("gr-123")
+                .guardrail_version("1")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a Converse naming a guardrail in its body is allowed");
+
+    client
+        .invoke_model()
+        .model_id(CLAUDE)
+        .guardrail_identifier("gr-123")
+        .guardrail_version("1")
+        .body(Blob::new(b"{}".to_vec()))
+        .send()
+        .await
+        .expect("an InvokeModel naming a guardrail in its headers is allowed");
+}
+
+#[tokio::test]
+async fn source_ip_and_secure_transport_are_set() {
+    let double = BedrockDouble::start(REGION).await;
+    // Allowed only from loopback, and only because the transport to the guard is plain HTTP.
+    let policy = r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "bedrock:*",
+        "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128"]},
+        "Bool": {"aws:SecureTransport": "false"}, "Null": {"aws:CurrentTime": "false", "aws:EpochTime": "false"}}}}"#;
+    let guard = start_guard(&double, GuardOptions::policy(policy)).await;
+    let client = sdk_client(&guard.url());
+    client
+        .converse()
+        .model_id(CLAUDE)
+        .messages(message())
+        .send()
+        .await
+        .expect("loopback client allowed");
+
+    let elsewhere = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Sid": "OfficeOnly", "Effect": "Deny", "Action": "*", "Resource": "*",
+         "Condition": {"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}]}"#;
+    let guard = start_guard(&double, GuardOptions::policy(elsewhere)).await;
+    let err = sdk_client(&guard.url())
+        .converse()
+        .model_id(CLAUDE)
+        .messages(message())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    assert!(err.message().unwrap().ends_with("#OfficeOnly"), "{err:?}");
+}
