@@ -21,7 +21,7 @@ const QUEUE: usize = 16 * 1024;
 /// How long lines gather before the next write: the most a line waits behind the previous write.
 const GATHER: Duration = Duration::from_millis(2);
 /// Write out at least this much at once while lines keep arriving.
-const BATCH_BYTES: usize = 64 * 1024;
+const BATCH_BYTES: usize = 256 * 1024;
 
 enum Message {
     Line(Vec<u8>),
@@ -82,6 +82,7 @@ fn write_lines(rx: Receiver<Message>) {
     let mut acks = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
+        let mut drained = false;
         while let Some(message) = next.take() {
             match message {
                 Message::Line(line) => batch.extend_from_slice(&line),
@@ -91,6 +92,7 @@ fn write_lines(rx: Receiver<Message>) {
                 break;
             }
             next = rx.try_recv().ok();
+            drained = next.is_none();
         }
         if !batch.is_empty() {
             // Nowhere to report a failing stderr; the lines are dropped, as `eprintln!` would panic.
@@ -100,9 +102,12 @@ fn write_lines(rx: Receiver<Message>) {
         for ack in acks.drain(..) {
             let _ = ack.send(());
         }
-        // Let lines pile up: while this thread sleeps rather than waits in `recv`, sending a line
-        // wakes nobody, so a busy proxy pays neither a wake-up nor a write per line.
-        std::thread::sleep(GATHER);
+        // Caught up: let lines pile up. While this thread sleeps rather than waits in `recv`,
+        // sending a line wakes nobody, so a busy proxy pays neither a wake-up nor a write per line.
+        // Behind: write the next batch at once, or the sleep would cap the rate of logged lines.
+        if drained {
+            std::thread::sleep(GATHER);
+        }
     }
 }
 
