@@ -142,7 +142,12 @@ pub struct ServeArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            let code = serve(args);
+            // Log lines still queued for the writer thread (src/telemetry/writer.rs).
+            telemetry::flush();
+            code
+        }
         Command::Keys(KeysCommand::New { principal, sigv4 }) => new_key(&principal, sigv4),
         Command::Health(args) => crate::admin::probe(args.admin, args.live),
         Command::Check(args) => check(args),

@@ -12,6 +12,9 @@ pub mod body;
 mod eventstream;
 pub mod metrics;
 pub mod tokens;
+mod writer;
+
+pub use writer::flush;
 
 use std::io::IsTerminal;
 
@@ -28,7 +31,7 @@ pub fn init(format: LogFormat, level: Option<&str>) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer::QueuedStderr::start());
     // A second init (tests, embedding) keeps the first subscriber.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
