@@ -6,15 +6,13 @@
 
 mod support;
 
+use support::client::{sdk_client, user_message};
+
 use std::time::{Duration, Instant};
 
-use aws_sdk_bedrockruntime::config::{Credentials, Region};
 use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
 use aws_sdk_bedrockruntime::primitives::Blob;
-use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, ConverseStreamOutput, Message, ResponseStream,
-};
-use aws_sdk_bedrockruntime::Client;
+use aws_sdk_bedrockruntime::types::{ConverseStreamOutput, ResponseStream};
 use serde_json::Value;
 use support::guard::{start_guard, GuardOptions, FULL_ACCESS};
 use support::thread_logs::{capture, ThreadLogs as CapturedLogs};
@@ -24,31 +22,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const REGION: &str = "us-east-1";
 const CLAUDE: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
 const WAIT: Duration = Duration::from_secs(20);
-
-fn sdk_client(endpoint: &str) -> Client {
-    let conf = aws_sdk_bedrockruntime::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "AKIDCLIENTEXAMPLE",
-            "client/secret/KEY",
-            Some("client-session-token".into()),
-            None,
-            "test-client",
-        ))
-        .retry_config(aws_sdk_bedrockruntime::config::retry::RetryConfig::disabled())
-        .build();
-    Client::from_conf(conf)
-}
-
-fn user_message(text: &str) -> Message {
-    Message::builder()
-        .role(ConversationRole::User)
-        .content(ContentBlock::Text(text.into()))
-        .build()
-        .unwrap()
-}
 
 /// The fields of every audit event logged so far.
 fn audit_events(logs: &CapturedLogs) -> Vec<Value> {

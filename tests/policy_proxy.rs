@@ -4,37 +4,16 @@
 
 mod support;
 
-use aws_sdk_bedrockruntime::config::{Credentials, Region};
+use support::client::{sdk_client, user_message};
+
 use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
 use aws_sdk_bedrockruntime::primitives::Blob;
-use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, GuardrailConfiguration, Message,
-};
-use aws_sdk_bedrockruntime::Client;
+use aws_sdk_bedrockruntime::types::GuardrailConfiguration;
 use support::guard::{start_guard, GuardOptions, FULL_ACCESS};
 use support::BedrockDouble;
 
 const REGION: &str = "us-east-1";
 const CLAUDE: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
-
-fn sdk_client(endpoint: &str) -> Client {
-    let conf = aws_sdk_bedrockruntime::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("AKIDX", "secret", None, None, "test"))
-        .retry_config(aws_sdk_bedrockruntime::config::retry::RetryConfig::disabled())
-        .build();
-    Client::from_conf(conf)
-}
-
-fn message() -> Message {
-    Message::builder()
-        .role(ConversationRole::User)
-        .content(ContentBlock::Text("hi".into()))
-        .build()
-        .unwrap()
-}
 
 /// Every Converse/Invoke must name a guardrail: a Deny on the missing key (AWS's documented pattern).
 const REQUIRE_GUARDRAIL: &str = r#"{"Version": "2012-10-17", "Statement": {"Sid": "RequireGuardrail",
@@ -57,7 +36,7 @@ async fn guardrail_identifier_comes_from_the_converse_body_and_the_invoke_header
     let err = client
         .converse()
         .model_id(CLAUDE)
-        .messages(message())
+        .messages(user_message("hi"))
         .send()
         .await
         .unwrap_err();
@@ -72,7 +51,7 @@ async fn guardrail_identifier_comes_from_the_converse_body_and_the_invoke_header
     client
         .converse()
         .model_id(CLAUDE)
-        .messages(message())
+        .messages(user_message("hi"))
         .guardrail_config(
             GuardrailConfiguration::builder()
                 .guardrail_identifier("gr-123")
@@ -106,7 +85,7 @@ async fn source_ip_and_secure_transport_are_set() {
     client
         .converse()
         .model_id(CLAUDE)
-        .messages(message())
+        .messages(user_message("hi"))
         .send()
         .await
         .expect("loopback client allowed");
@@ -118,7 +97,7 @@ async fn source_ip_and_secure_transport_are_set() {
     let err = sdk_client(&guard.url())
         .converse()
         .model_id(CLAUDE)
-        .messages(message())
+        .messages(user_message("hi"))
         .send()
         .await
         .unwrap_err();

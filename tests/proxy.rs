@@ -5,51 +5,22 @@
 
 mod support;
 
+use support::client::{sdk_client, user_message, CLIENT_ACCESS_KEY, CLIENT_SECRET, CLIENT_TOKEN};
+
 use std::time::Duration;
 
-use aws_sdk_bedrockruntime::config::{Credentials, Region};
+use aws_sdk_bedrockruntime::config::Region;
 use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
 use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, ConverseStreamOutput, CountTokensInput,
-    InvokeModelTokensRequest, Message, ResponseStream,
+    ConverseStreamOutput, CountTokensInput, InvokeModelTokensRequest, ResponseStream,
 };
 use aws_sdk_bedrockruntime::Client;
 use support::guard::{start_guard, GuardOptions, FULL_ACCESS};
 use support::{BedrockDouble, Mode};
 
 const REGION: &str = "us-east-1";
-const CLIENT_ACCESS_KEY: &str = "AKIDCLIENTEXAMPLE";
-const CLIENT_SECRET: &str = "client/secret/KEY";
-const CLIENT_TOKEN: &str = "client-session-token";
 const CLAUDE: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
-
-/// An SDK client exactly as an application would build it, plus an endpoint override.
-/// Retries are off so each test sees the first answer.
-fn sdk_client(endpoint: &str) -> Client {
-    let conf = aws_sdk_bedrockruntime::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            CLIENT_ACCESS_KEY,
-            CLIENT_SECRET,
-            Some(CLIENT_TOKEN.into()),
-            None,
-            "test-client",
-        ))
-        .retry_config(aws_sdk_bedrockruntime::config::retry::RetryConfig::disabled())
-        .build();
-    Client::from_conf(conf)
-}
-
-fn user_message(text: &str) -> Message {
-    Message::builder()
-        .role(ConversationRole::User)
-        .content(ContentBlock::Text(text.into()))
-        .build()
-        .unwrap()
-}
 
 /// Nothing the client signed with may reach upstream.
 fn assert_nothing_of_the_client(request: &support::RecordedRequest) {

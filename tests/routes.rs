@@ -5,29 +5,18 @@
 
 mod support;
 
-use aws_sdk_bedrockruntime::config::{Credentials, Region};
+use support::client::sdk_client;
+
 use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
 use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
     AsyncInvokeOutputDataConfig, AsyncInvokeS3OutputDataConfig, GuardrailContentBlock,
     GuardrailContentSource, GuardrailTextBlock,
 };
-use aws_sdk_bedrockruntime::Client;
 use support::guard::{start_guard, GuardOptions, FULL_ACCESS};
 use support::BedrockDouble;
 
 const REGION: &str = "us-east-1";
-
-fn sdk_client(endpoint: &str) -> Client {
-    let conf = aws_sdk_bedrockruntime::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("AKIDCLIENT", "secret", None, None, "test"))
-        .retry_config(aws_sdk_bedrockruntime::config::retry::RetryConfig::disabled())
-        .build();
-    Client::from_conf(conf)
-}
 
 /// Sends a request byte for byte (no client-side URL normalization, which would turn `%2e%2e` into a
 /// dot segment before it left) and returns status, `x-amzn-ErrorType` and the JSON message.

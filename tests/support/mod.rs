@@ -12,6 +12,7 @@
 // Each integration test binary compiles this module and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod client;
 pub mod double;
 pub mod eventstream;
 pub mod guard;
