@@ -16,7 +16,7 @@ use super::document::{parse, Effect, PolicyDocument, PolicySource, Statement};
 use super::error::PolicyError;
 use super::explain::{Decision, LayerRef};
 use super::glob::Case;
-use super::index::{Id, Index, Key};
+use super::index::{Id, Index, Key, Walk};
 use super::request::{AuthzRequest, RequestContext, ResourceCheck};
 use super::resource::{Arn, ArnPattern};
 use super::variables::{NoVars, Template};
@@ -300,26 +300,28 @@ impl PolicySet {
     }
 
     /// The first Deny and the first Allow that apply to `action` on `check` (the Allow is not looked
-    /// for once a Deny is found: the Deny decides). One index walk for both effects. Allocates nothing
+    /// for once a Deny is found: the Deny decides). One index walk for both effects, shared through
+    /// `walk` with the previous check when both have the same resource part. Allocates nothing
     /// unless a pattern holds a policy variable.
-    pub(crate) fn applying(
+    pub(crate) fn applying<'r>(
         &self,
         action: &str,
-        check: &ResourceCheck,
-        arn: Option<&Arn<'_>>,
+        check: &'r ResourceCheck,
+        arn: Option<&Arn<'r>>,
         request: &RequestContext,
+        walk: &mut Walk<'r>,
     ) -> (Option<&RuleRef>, Option<&RuleRef>) {
         let context = Context {
             check: &check.context,
             request,
         };
         let mut allow = None;
-        for id in self.index.candidates(action, arn.map(Arn::resource)) {
+        let mut consider = |id: Id| -> Option<&RuleRef> {
             let s = &self.statements[id as usize];
             match s.effect {
                 Effect::Deny => {
                     if s.applies(action, arn, &context) {
-                        return (Some(&s.rule), allow);
+                        return Some(&s.rule);
                     }
                 }
                 Effect::Allow => {
@@ -328,8 +330,23 @@ impl PolicySet {
                     }
                 }
             }
-        }
-        (None, allow)
+            None
+        };
+        let resource = arn.map(Arn::resource);
+        let remembered = resource.and_then(|r| walk.candidates(&self.index, r));
+        let deny = match remembered {
+            Some(ids) => ids.iter().find_map(|&id| consider(id)),
+            None => self
+                .index
+                .resource_candidates(resource)
+                .find_map(&mut consider),
+        };
+        let deny = deny.or_else(|| {
+            self.index
+                .action_candidates(action)
+                .find_map(|&id| consider(id))
+        });
+        (deny, allow)
     }
 
     /// Decides one request with this set as the only layer (identity-policy semantics): a Deny on any
@@ -548,6 +565,43 @@ mod tests {
         assert_eq!(rule(&d).as_deref(), Some("allow#AllowClaudeSonnet45"));
         assert_eq!(d.denied_resource(), None);
         assert_eq!(d.denial_message(PRINCIPAL, INVOKE, true), None);
+    }
+
+    /// The checks of a profile call repeat one resource part in several regions; the index walk is
+    /// shared between them (`index::Walk`), the decision of each check is not. Covered with few
+    /// candidates (remembered walk) and with more than the walk holds (walked again per check).
+    #[test]
+    fn checks_sharing_a_resource_part_are_decided_each() {
+        const FM_CLAUDE_WEST: &str =
+            "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0";
+        let deny_west = r#"{"Sid": "DenyWest", "Effect": "Deny", "Action": "bedrock:*",
+            "Resource": "arn:aws:bedrock:us-west-2::foundation-model/anthropic.*"}"#;
+        for allows in [1, 40] {
+            let mut statements: Vec<String> = (0..allows)
+                .map(|i| {
+                    format!(
+                        r#"{{"Sid": "Allow{i}", "Effect": "Allow", "Action": "bedrock:InvokeModel",
+                        "Resource": "arn:aws:bedrock:us-east-*::foundation-model/anthropic.claude*"}}"#
+                    )
+                })
+                .collect();
+            statements.push(deny_west.to_owned());
+            let text = format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+                statements.join(",")
+            );
+            let s = set(&[("p", &text)]);
+            let east = [ResourceCheck::new(FM_CLAUDE), ResourceCheck::new(FM_CLAUDE)];
+            assert!(decide(&s, INVOKE, &east, &RequestContext::new()).is_allowed());
+            let both = [
+                ResourceCheck::new(FM_CLAUDE),
+                ResourceCheck::new(FM_CLAUDE_WEST),
+            ];
+            let d = decide(&s, INVOKE, &both, &RequestContext::new());
+            assert!(d.is_explicit_deny(), "{allows} allows");
+            assert_eq!(rule(&d).as_deref(), Some("p#DenyWest"));
+            assert_eq!(d.denied_resource(), Some(FM_CLAUDE_WEST));
+        }
     }
 
     #[test]

@@ -82,6 +82,27 @@ fn glob_core(len: usize, tok: impl Fn(usize) -> Tok, text: &str, case: Case) -> 
     (pi..len).all(|i| tok(i) == Tok::Star)
 }
 
+/// Whether two byte strings are equal, compared inline eight bytes at a time. The strings compared
+/// while matching are ARN parts of a few to a few dozen bytes: a call into libc's `memcmp` for each
+/// (what `==` on slices compiles to) was 35% of a decision's time in the policy benchmark.
+#[inline]
+pub fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a_words, mut b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut a_words).zip(&mut b_words) {
+        let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else {
+            return false;
+        };
+        if u64::from_ne_bytes(x) != u64::from_ne_bytes(y) {
+            return false;
+        }
+    }
+    let (a_rest, b_rest) = (a_words.remainder(), b_words.remainder());
+    (0..a_rest.len()).all(|i| a_rest[i] == b_rest[i])
+}
+
 fn bytes_eq(p: u8, t: u8, case: Case) -> bool {
     match case {
         Case::Sensitive => p == t,

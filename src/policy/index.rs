@@ -35,6 +35,9 @@ pub(crate) struct Index {
     building: HashMap<(u32, u8), u32, BuildHasherDefault<EdgeHasher>>,
     /// Statement lists of the nodes that end a literal.
     lists: Vec<Vec<Id>>,
+    /// The root's transitions for every byte (0: stay at the root). The walk falls back to the root
+    /// at most bytes of an ARN, where a binary search over its many edges was the slowest step.
+    root: Vec<u32>,
     /// Sorted by lowercased action.
     by_action: Vec<(Box<str>, Vec<Id>)>,
     scan: Vec<Id>,
@@ -50,6 +53,9 @@ struct Node {
     dict: u32,
     /// Index in `lists` when this node ends a literal, else `NONE`.
     here: u32,
+    /// The first node to report when the walk reaches this one: itself if it ends a literal, else
+    /// `dict` (`NONE`: nothing to report, the common case).
+    report: u32,
 }
 
 const NEW_NODE: Node = Node {
@@ -58,6 +64,7 @@ const NEW_NODE: Node = Node {
     fail: 0,
     dict: NONE,
     here: NONE,
+    report: NONE,
 };
 
 /// Where one statement is filed.
@@ -184,32 +191,101 @@ impl Index {
                 queue.push(child as u32);
             }
         }
+        for (n, node) in self.nodes.iter_mut().enumerate() {
+            node.report = if node.here == NONE {
+                node.dict
+            } else {
+                n as u32
+            };
+        }
+        let mut root = vec![0; 256];
+        for &(b, child) in self.children(0) {
+            root[usize::from(b)] = child;
+        }
+        self.root = root;
     }
 
     /// Every statement that may apply to `action` on a resource whose ARN resource part is `resource`
     /// (`None` for a non-ARN resource such as `*`). A statement may be yielded more than once.
+    #[cfg(test)]
     pub(crate) fn candidates<'a>(
         &'a self,
         action: &'a str,
         resource: Option<&'a str>,
     ) -> impl Iterator<Item = Id> + 'a {
-        let by_resource = Matches {
+        self.resource_candidates(resource)
+            .chain(self.action_candidates(action).copied())
+    }
+
+    /// The statements filed under a literal that occurs in `resource` (one automaton walk).
+    pub(crate) fn resource_candidates<'a>(
+        &'a self,
+        resource: Option<&'a str>,
+    ) -> impl Iterator<Item = Id> + 'a {
+        Matches {
             index: self,
             bytes: resource.unwrap_or("").as_bytes(),
             pos: 0,
             state: 0,
             out: NONE,
         }
-        .flat_map(|ids| ids.iter().copied());
+        .flat_map(|ids| ids.iter().copied())
+    }
+
+    /// The statements filed under `action`, then the ones always scanned: no walk needed.
+    pub(crate) fn action_candidates<'a>(
+        &'a self,
+        action: &str,
+    ) -> impl Iterator<Item = &'a Id> + 'a {
         let by_action = self
             .by_action
             .binary_search_by(|(a, _)| cmp_lowercase(a, action))
             .ok()
             .map(|i| self.by_action[i].1.as_slice())
             .unwrap_or(&[]);
-        by_resource
-            .chain(by_action.iter().copied())
-            .chain(self.scan.iter().copied())
+        by_action.iter().chain(self.scan.iter())
+    }
+}
+
+/// How many statement ids one remembered walk holds; a walk yielding more is simply not remembered.
+const WALK_CAPACITY: usize = 32;
+
+/// The result of the last automaton walk, for the next check of the same call: the checks of an
+/// inference-profile call repeat one resource part (the model in each destination region), so the
+/// walk is done once per distinct resource part instead of once per check. Lives on the stack of one
+/// decision and belongs to one `Index`.
+pub(crate) struct Walk<'r> {
+    resource: Option<&'r str>,
+    ids: [Id; WALK_CAPACITY],
+    len: usize,
+}
+
+impl<'r> Walk<'r> {
+    pub(crate) fn new() -> Self {
+        Self {
+            resource: None,
+            ids: [0; WALK_CAPACITY],
+            len: 0,
+        }
+    }
+
+    /// The resource candidates of `resource` in `index`, walking only when `resource` differs from
+    /// the last one; `None` when they do not fit (the caller walks instead).
+    pub(crate) fn candidates(&mut self, index: &Index, resource: &'r str) -> Option<&[Id]> {
+        if self.resource != Some(resource) {
+            self.resource = None;
+            self.len = 0;
+            for id in index.resource_candidates(Some(resource)) {
+                if self.len == WALK_CAPACITY {
+                    self.len = 0;
+                    return None;
+                }
+                self.ids[self.len] = id;
+                self.len += 1;
+            }
+            self.resource = Some(resource);
+        }
+        Some(&self.ids[..self.len])
     }
 }
 
@@ -270,28 +346,23 @@ impl<'a> Iterator for Matches<'a> {
         }
         loop {
             if self.out != NONE {
+                // `report` and `dict` only ever point at nodes that end a literal.
                 let node = &index.nodes[self.out as usize];
                 self.out = node.dict;
-                if node.here != NONE {
-                    return Some(&index.lists[node.here as usize]);
-                }
-                continue;
+                return index.lists.get(node.here as usize).map(Vec::as_slice);
             }
             let &b = self.bytes.get(self.pos)?;
             self.pos += 1;
-            loop {
-                if let Some(child) = index.child(self.state, b) {
-                    self.state = child;
-                    break;
-                }
+            self.state = loop {
                 if self.state == 0 {
-                    break;
+                    break index.root[usize::from(b)] as usize;
+                }
+                if let Some(child) = index.child(self.state, b) {
+                    break child;
                 }
                 self.state = index.nodes[self.state].fail as usize;
-            }
-            if self.state != 0 {
-                self.out = self.state as u32;
-            }
+            };
+            self.out = index.nodes[self.state].report;
         }
     }
 }
@@ -348,6 +419,34 @@ mod tests {
         );
         assert_eq!(ids("bedrock:InvokeModel", None), [2, 3]);
         assert_eq!(ids("s3:GetObject", Some("bucket/x")), [3]);
+    }
+}
+
+#[cfg(test)]
+mod walk_tests {
+    use super::*;
+
+    #[test]
+    fn remembers_the_last_walk_and_gives_up_beyond_capacity() {
+        let mut index = Index::default();
+        for id in 0..40 {
+            let literal = if id < 3 { "model-a" } else { "model-b" };
+            index.insert(id, Key::ResourceLiterals(vec![literal]));
+        }
+        index.finish();
+        // Equal text in distinct strings, as two checks of one call have.
+        let (a, a_again, b) = (
+            String::from("foundation-model/model-a"),
+            String::from("foundation-model/model-a"),
+            String::from("foundation-model/model-b"),
+        );
+        let mut walk = Walk::new();
+        assert_eq!(walk.candidates(&index, &a), Some(&[0, 1, 2][..]));
+        assert_eq!(walk.candidates(&index, &a_again), Some(&[0, 1, 2][..]));
+        // 37 candidates do not fit: the caller must walk itself, and nothing stale is kept.
+        assert_eq!(walk.candidates(&index, &b), None);
+        assert_eq!(walk.candidates(&index, &b), None);
+        assert_eq!(walk.candidates(&index, &a), Some(&[0, 1, 2][..]));
     }
 }
 

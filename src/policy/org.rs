@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::evaluate::{PolicySet, RuleRef};
 use super::explain::{Decision, LayerKind, LayerRef, Outcome};
+use super::index::Walk;
 use super::request::{AuthzRequest, RequestContext};
 use super::resource::Arn;
 
@@ -32,9 +33,11 @@ where
     let mut any_layer = false;
     for (layer, set) in layers {
         any_layer = true;
+        let mut walk = Walk::new();
         for check in req.checks {
             let arn = Arn::parse(&check.arn);
-            let (deny, allow) = set.applying(req.action, check, arn.as_ref(), req.context);
+            let (deny, allow) =
+                set.applying(req.action, check, arn.as_ref(), req.context, &mut walk);
             if let Some(rule) = deny {
                 return Decision::deny(
                     Outcome::ExplicitDeny,
