@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
+use futures_util::StreamExt;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http_body_util::{BodyExt, Limited};
 
 use super::context::{self as keys, Inbound};
@@ -24,13 +25,14 @@ use crate::server::Shared;
 use crate::telemetry::audit::{Audit, Outcome};
 use crate::telemetry::body::observe;
 use crate::telemetry::metrics::{self as guard_metrics, GaugeGuard};
+use crate::telemetry::request_id::new_request_id;
 use crate::telemetry::tokens::Tokens;
 
 /// Names the configuration snapshot that answered, on every response (forwarded or not).
 pub(crate) const CONFIG_VERSION_HEADER: &str = "x-bedrock-guard-config-version";
 
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = new_request_id();
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -214,24 +216,36 @@ async fn authorize(
     };
     let rule = decision.rule().map(|r| r.to_string()).unwrap_or_default();
     let enforced = snapshot.mode == EnforcementMode::Enforce;
-    tracing::info!(
-        target: "bedrock_guard::decision",
-        request_id,
-        config_version = %snapshot.version,
-        principal = %principal.name(),
-        principal_arn = %principal.arn(),
-        auth = caller.method.name(),
-        operation = route.operation.name(),
-        action,
-        model,
-        decision = verdict(decision.is_allowed()),
-        enforced,
-        outcome = decision.outcome_name(),
-        layer = decision.layer().map(|l| l.to_string()).unwrap_or_default(),
-        rule,
-        denied_resource = decision.denied_resource().unwrap_or(""),
-        "decision"
-    );
+    // The audit event already records every call with its decision and rule, so the decision line
+    // with the full reasoning is logged at info for denials only; allowed calls log it at debug.
+    macro_rules! decision_line {
+        ($level:expr) => {
+            tracing::event!(
+                target: "bedrock_guard::decision",
+                $level,
+                request_id,
+                config_version = %snapshot.version,
+                principal = %principal.name(),
+                principal_arn = %principal.arn(),
+                auth = caller.method.name(),
+                operation = route.operation.name(),
+                action,
+                model,
+                decision = verdict(decision.is_allowed()),
+                enforced,
+                outcome = decision.outcome_name(),
+                layer = decision.layer().map(|l| l.to_string()).unwrap_or_default(),
+                rule,
+                denied_resource = decision.denied_resource().unwrap_or(""),
+                "decision"
+            )
+        };
+    }
+    if decision.is_allowed() {
+        decision_line!(tracing::Level::DEBUG);
+    } else {
+        decision_line!(tracing::Level::INFO);
+    }
     if let Some(shadow) = &snapshot.shadow {
         let shadow_decision = shadow.evaluate(&request);
         if shadow_decision.is_allowed() != decision.is_allowed() {
@@ -328,7 +342,9 @@ async fn forward(
     body: Bytes,
     audit: &mut Audit,
 ) -> Result<Response, GuardError> {
-    let url = shared.upstream.url(call.region, &call.route.upstream_path);
+    let url = shared
+        .upstream
+        .url(call.region, &call.route.upstream_path)?;
     let mut headers = forwardable_request_headers(client_headers)?;
     headers.push((CONTENT_LENGTH, HeaderValue::from(body.len())));
 
@@ -339,7 +355,7 @@ async fn forward(
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
         sign_request(
             method.as_str(),
-            &url,
+            url.as_str(),
             to_sign,
             &body,
             &credentials,
@@ -359,18 +375,48 @@ async fn forward(
     }
 
     audit.upstream_sent();
-    let upstream = shared
+    let mut upstream = shared
         .upstream
-        .send(method.clone(), &url, outgoing, body)
+        .send(method.clone(), url, outgoing, body)
         .await?;
     audit.upstream_response(upstream.status().as_u16(), upstream.headers());
 
-    // Streams (application/vnd.amazon.eventstream) and plain bodies alike pass through chunk by chunk:
-    // nothing is buffered, and dropping the client's body drops the upstream connection with it.
     let status = upstream.status();
     let headers = client_response_headers(upstream.headers());
-    let mut response = Response::new(Body::from_stream(upstream.bytes_stream()));
+    let body = match complete_body_length(upstream.headers()) {
+        // A complete (non-stream) answer: its first chunk is awaited before the headers go out, so
+        // that a small answer leaves in one write with its headers instead of two (the body follows
+        // the headers at once anyway, so nothing waits longer). The rest, if any, streams.
+        Some(length) => match shared.upstream.first_chunk(&mut upstream).await? {
+            Some(chunk) if chunk.len() as u64 == length => Body::from(chunk),
+            Some(chunk) => Body::from_stream(
+                futures_util::stream::once(std::future::ready(Ok(chunk)))
+                    .chain(upstream.bytes_stream()),
+            ),
+            None => Body::empty(),
+        },
+        // Event streams pass through chunk by chunk as they arrive: nothing is buffered, and dropping
+        // the client's body drops the upstream connection with it.
+        None => Body::from_stream(upstream.bytes_stream()),
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     Ok(response)
+}
+
+/// The declared length of a non-empty answer that is not an event stream, `None` otherwise.
+fn complete_body_length(headers: &HeaderMap) -> Option<u64> {
+    let is_stream = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/vnd.amazon.eventstream"));
+    if is_stream {
+        return None;
+    }
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&length| length > 0)
 }

@@ -5,12 +5,16 @@
 //! - [`audit`]: the one audit event per request.
 //! - [`body`]: the response body wrapper that emits it when the answer completes.
 //! - [`tokens`]: token usage read from responses as they pass through (over `eventstream` framing).
+//! - [`json`]: the JSON log line format.
 //! - [`metrics`]: Prometheus metrics behind the `metrics` facade.
+//! - [`request_id`]: request ids without a system call each.
 
 pub mod audit;
 pub mod body;
 mod eventstream;
+mod json;
 pub mod metrics;
+pub mod request_id;
 pub mod tokens;
 mod writer;
 
@@ -34,7 +38,7 @@ pub fn init(format: LogFormat, level: Option<&str>) {
         .with_writer(writer::QueuedStderr::start());
     // A second init (tests, embedding) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder.event_format(json::JsonLines).try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }

@@ -1,9 +1,10 @@
 //! Where log lines go: one writer thread, fed through a bounded channel, writes to stderr whatever
 //! has piled up with a single `write(2)`.
 //!
-//! Why: every forwarded call logs two lines (the decision and the audit event). Written straight to
-//! unbuffered stderr that is two system calls per request on the request path; in the end-to-end
-//! profile (docs/BENCHMARKS.md) they were about 9% of the proxy's CPU at saturation. Through the
+//! Why: every forwarded call logs at least one line (the audit event). Written straight to unbuffered
+//! stderr that is a system call per line on the request path; in the end-to-end profile
+//! (docs/BENCHMARKS.md) the two lines then logged per call were about 9% of the proxy's CPU at
+//! saturation. Through the
 //! channel, the lines of a few milliseconds cost one system call, off the request path (a line waits
 //! at most about [`GATHER`] before it is written).
 //!

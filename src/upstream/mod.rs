@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
+use reqwest::Url;
 
 use crate::config::UpstreamConfig;
 
@@ -28,6 +29,10 @@ pub struct Upstream {
     /// Scheme and authority, no trailing slash; may contain `{region}`, replaced per request (for
     /// SigV4 clients whose credential scope selects another allowed region).
     base: String,
+    /// `base` parsed once when it is a fixed origin (no path, no `{region}`): most URLs are then made
+    /// by setting the path on a copy, instead of parsing scheme, host and port on every request
+    /// (about 9% of the proxy's instructions per call in the callgrind profile).
+    origin: Option<Url>,
     response_timeout: Duration,
 }
 
@@ -57,9 +62,14 @@ impl Upstream {
             .user_agent(concat!("bedrock-guard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| UpstreamError::Build(e.to_string()))?;
+        let base = endpoint.trim_end_matches('/').to_owned();
+        let origin = Url::parse(&base).ok().filter(|url| {
+            url.path() == "/" && url.query().is_none() && !base.contains(REGION_PLACEHOLDER)
+        });
         Ok(Self {
             client,
-            base: endpoint.trim_end_matches('/').to_owned(),
+            base,
+            origin,
             response_timeout: Duration::from_secs(config.response_timeout_secs),
         })
     }
@@ -74,19 +84,29 @@ impl Upstream {
     }
 
     /// The full URL in `region` for an already canonical `path_and_query`.
-    pub fn url(&self, region: &str, path_and_query: &str) -> String {
+    pub fn url(&self, region: &str, path_and_query: &str) -> Result<Url, UpstreamError> {
+        if let Some(origin) = &self.origin {
+            let (path, query) = match path_and_query.split_once('?') {
+                Some((path, query)) => (path, Some(query)),
+                None => (path_and_query, None),
+            };
+            let mut url = origin.clone();
+            url.set_path(path);
+            url.set_query(query);
+            return Ok(url);
+        }
         let base = self.base.replace(REGION_PLACEHOLDER, region);
-        let mut url = String::with_capacity(base.len() + path_and_query.len());
-        url.push_str(&base);
-        url.push_str(path_and_query);
-        url
+        Url::parse(&format!("{base}{path_and_query}")).map_err(|e| UpstreamError::Broken {
+            endpoint: self.base.clone(),
+            detail: format!("invalid upstream URL: {e}"),
+        })
     }
 
     /// Sends a signed request and waits for the response headers (not the body: it streams).
     pub async fn send(
         &self,
         method: Method,
-        url: &str,
+        url: Url,
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<reqwest::Response, UpstreamError> {
@@ -99,6 +119,15 @@ impl Upstream {
                 seconds: self.response_timeout.as_secs(),
             }),
         }
+    }
+
+    /// The first chunk of a response body (`None`: the body is empty). Reads are bounded by the
+    /// client's idle read timeout.
+    pub async fn first_chunk(
+        &self,
+        response: &mut reqwest::Response,
+    ) -> Result<Option<Bytes>, UpstreamError> {
+        response.chunk().await.map_err(|err| self.classify(err))
     }
 
     fn classify(&self, err: reqwest::Error) -> UpstreamError {
@@ -148,8 +177,25 @@ mod tests {
     fn urls_join_without_double_slashes() {
         let up = Upstream::new(&UpstreamConfig::default(), "http://127.0.0.1:9/").unwrap();
         assert_eq!(
-            up.url("us-east-1", "/model/x/invoke"),
+            up.url("us-east-1", "/model/x/invoke").unwrap().as_str(),
             "http://127.0.0.1:9/model/x/invoke"
+        );
+        // Percent-encoding and queries survive as given (model ids carry `%3A`).
+        assert_eq!(
+            up.url("us-east-1", "/model/a.b-v1%3A0/converse?x=1%2F2")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/model/a.b-v1%3A0/converse?x=1%2F2"
+        );
+        // A base with a path keeps it.
+        let prefixed =
+            Upstream::new(&UpstreamConfig::default(), "http://127.0.0.1:9/bedrock/").unwrap();
+        assert_eq!(
+            prefixed
+                .url("us-east-1", "/model/x/invoke")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/bedrock/model/x/invoke"
         );
         let regional = Upstream::new(
             &UpstreamConfig::default(),
@@ -158,7 +204,10 @@ mod tests {
         .unwrap();
         assert!(regional.is_regional_template());
         assert_eq!(
-            regional.url("eu-west-1", "/model/x/invoke"),
+            regional
+                .url("eu-west-1", "/model/x/invoke")
+                .unwrap()
+                .as_str(),
             "https://bedrock-runtime.eu-west-1.amazonaws.com/model/x/invoke"
         );
     }
