@@ -21,6 +21,9 @@ use crate::upstream::{self, Upstream, UpstreamError};
 /// Used when neither the flags, the config, nor the AWS region chain name a region.
 pub const FALLBACK_REGION: &str = "us-east-1";
 
+/// Layers with up to this many statements are listed statement by statement in the start-up log.
+const LIST_STATEMENTS_UP_TO: usize = 100;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -242,8 +245,23 @@ impl GuardBuilder {
             tracing::info!(policy = %origin, "policy loaded");
         }
         for (layer, set) in snapshot.fixed_principal().layers() {
-            for line in set.describe() {
-                tracing::info!(layer = %layer, statement = %line, "enforcing");
+            // Each statement is listed at start for policies a person can read; a generated policy of
+            // thousands of statements gets one summary line (its statements at debug level).
+            if set.len() <= LIST_STATEMENTS_UP_TO {
+                for line in set.describe() {
+                    tracing::info!(layer = %layer, statement = %line, "enforcing");
+                }
+            } else {
+                tracing::info!(
+                    layer = %layer,
+                    statements = set.len(),
+                    "enforcing (statements listed at debug level: RUST_LOG=bedrock_guard::server=debug)"
+                );
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    for line in set.describe() {
+                        tracing::debug!(layer = %layer, statement = %line, "enforcing");
+                    }
+                }
             }
         }
         if snapshot.auth.is_enabled() {

@@ -98,15 +98,17 @@ async fn invoke_model_passes_body_and_bedrock_headers_both_ways() {
     assert_nothing_of_the_client(request);
 }
 
-/// A complete answer larger than one read: the proxy waits for its first chunk before sending the
-/// headers (one write for small answers) and streams the rest; every byte must arrive, in order.
+/// A complete answer larger than one read passes through chunk by chunk: every byte must arrive, in
+/// order.
 #[tokio::test]
 async fn a_large_complete_answer_arrives_whole() {
     let double = BedrockDouble::start(REGION).await;
     let guard = start_guard(&double, GuardOptions::policy(FULL_ACCESS)).await;
     let client = sdk_client(&guard.url());
 
-    let text: String = (0..200_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let text: String = (0..200_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     let payload = serde_json::to_vec(&serde_json::json!({"prompt": text})).unwrap();
     let out = client
         .invoke_model()

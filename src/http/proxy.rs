@@ -9,8 +9,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::StreamExt;
-use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
 use http_body_util::{BodyExt, Limited};
 
 use super::context::{self as keys, Inbound};
@@ -375,48 +374,18 @@ async fn forward(
     }
 
     audit.upstream_sent();
-    let mut upstream = shared
+    let upstream = shared
         .upstream
         .send(method.clone(), url, outgoing, body)
         .await?;
     audit.upstream_response(upstream.status().as_u16(), upstream.headers());
 
+    // Streams (application/vnd.amazon.eventstream) and plain bodies alike pass through chunk by chunk:
+    // nothing is buffered, and dropping the client's body drops the upstream connection with it.
     let status = upstream.status();
     let headers = client_response_headers(upstream.headers());
-    let body = match complete_body_length(upstream.headers()) {
-        // A complete (non-stream) answer: its first chunk is awaited before the headers go out, so
-        // that a small answer leaves in one write with its headers instead of two (the body follows
-        // the headers at once anyway, so nothing waits longer). The rest, if any, streams.
-        Some(length) => match shared.upstream.first_chunk(&mut upstream).await? {
-            Some(chunk) if chunk.len() as u64 == length => Body::from(chunk),
-            Some(chunk) => Body::from_stream(
-                futures_util::stream::once(std::future::ready(Ok(chunk)))
-                    .chain(upstream.bytes_stream()),
-            ),
-            None => Body::empty(),
-        },
-        // Event streams pass through chunk by chunk as they arrive: nothing is buffered, and dropping
-        // the client's body drops the upstream connection with it.
-        None => Body::from_stream(upstream.bytes_stream()),
-    };
-    let mut response = Response::new(body);
+    let mut response = Response::new(Body::from_stream(upstream.bytes_stream()));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     Ok(response)
-}
-
-/// The declared length of a non-empty answer that is not an event stream, `None` otherwise.
-fn complete_body_length(headers: &HeaderMap) -> Option<u64> {
-    let is_stream = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/vnd.amazon.eventstream"));
-    if is_stream {
-        return None;
-    }
-    headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&length| length > 0)
 }

@@ -121,15 +121,6 @@ impl Upstream {
         }
     }
 
-    /// The first chunk of a response body (`None`: the body is empty). Reads are bounded by the
-    /// client's idle read timeout.
-    pub async fn first_chunk(
-        &self,
-        response: &mut reqwest::Response,
-    ) -> Result<Option<Bytes>, UpstreamError> {
-        response.chunk().await.map_err(|err| self.classify(err))
-    }
-
     fn classify(&self, err: reqwest::Error) -> UpstreamError {
         let detail = error_chain(&err);
         let endpoint = self.base.clone();
