@@ -128,6 +128,43 @@ async fn serve_with_no_config_listens_on_loopback_and_enforces_the_default_polic
 }
 
 #[test]
+fn a_generated_policy_is_summarised_in_the_start_up_log() {
+    let home = tempfile::tempdir().unwrap();
+    let statements: Vec<String> = (0..150)
+        .map(|i| {
+            format!(
+                r#"{{"Sid":"Model{i}","Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:*::foundation-model/vendor.model-{i}"}}"#
+            )
+        })
+        .collect();
+    let policy = home.path().join("generated.json");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+            statements.join(",")
+        ),
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    let (mut child, _addr, logs) =
+        serve(home.path(), &["--region", "us-east-1", "--policy", policy]);
+    let enforcing: Vec<serde_json::Value> = logs
+        .before
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("enforcing"))
+        })
+        .collect();
+    assert_eq!(enforcing.len(), 1, "one summary line: {enforcing:?}");
+    assert_eq!(enforcing[0]["statements"], 150);
+    terminate(&mut child);
+}
+
+#[test]
 fn an_invalid_policy_exits_78_naming_the_file() {
     let home = tempfile::tempdir().unwrap();
     let policy = home.path().join("broken.json");
