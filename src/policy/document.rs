@@ -170,6 +170,11 @@ impl PolicyDocument {
     pub fn statements(&self) -> &[Statement] {
         &self.statements
     }
+
+    /// The statements, moved out (compiling keeps them without copying).
+    pub fn into_statements(self) -> Vec<Statement> {
+        self.statements
+    }
 }
 
 /// Parses and validates one policy. Every error names the origin and, where it applies, the statement

@@ -18,7 +18,7 @@ use super::explain::{Decision, LayerRef};
 use super::glob::Case;
 use super::index::{Id, Index, Key, Walk};
 use super::request::{AuthzRequest, RequestContext, ResourceCheck};
-use super::resource::{Arn, ArnPattern};
+use super::resource::{Arn, ArnPattern, SharedHeads};
 use super::variables::{NoVars, Template};
 
 /// Condition keys whose value is read from the request body: a policy set that reads none of them lets
@@ -88,7 +88,7 @@ impl CompiledStatement {
     fn compile(
         policy: &Arc<str>,
         origin: &Arc<str>,
-        statement: &Statement,
+        statement: Statement,
         variables: bool,
     ) -> Result<Self, PolicyError> {
         let rule = RuleRef {
@@ -147,7 +147,7 @@ impl CompiledStatement {
             effect: statement.effect(),
             actions,
             resources,
-            source: statement.clone(),
+            source: statement,
             origin: Arc::clone(origin),
         })
     }
@@ -218,17 +218,22 @@ impl PolicySet {
         scan_below: usize,
     ) -> Result<PolicySet, PolicyError> {
         let mut set = PolicySet::default();
-        for doc in &docs {
+        let mut heads = SharedHeads::default();
+        for doc in docs {
             let policy: Arc<str> = Arc::from(doc.name());
             let origin: Arc<str> = Arc::from(doc.origin());
             let variables = doc.version() == super::document::Version::V2012_10_17;
             set.origins.push(doc.origin().to_owned());
-            for statement in doc.statements() {
-                set.statements.push(CompiledStatement::compile(
-                    &policy, &origin, statement, variables,
-                )?);
+            for statement in doc.into_statements() {
+                let mut compiled =
+                    CompiledStatement::compile(&policy, &origin, statement, variables)?;
+                for pattern in &mut compiled.resources.patterns {
+                    pattern.share_head(&mut heads);
+                }
+                set.statements.push(compiled);
             }
         }
+        set.statements.shrink_to_fit();
         let mut index = Index::default();
         let scan = set.statements.len() < scan_below;
         for (id, statement) in set.statements.iter().enumerate() {

@@ -33,8 +33,12 @@ pub(crate) struct Index {
     edges: Vec<(u8, u32)>,
     /// Edges while inserting: (node, byte) -> child.
     building: HashMap<(u32, u8), u32, BuildHasherDefault<EdgeHasher>>,
-    /// Statement lists of the nodes that end a literal.
+    /// Statement lists of the nodes that end a literal, while inserting.
     lists: Vec<Vec<Id>>,
+    /// The same lists laid out flat by `finish` (list `i` is `listed[list_ends[i-1]..list_ends[i]]`):
+    /// one allocation instead of one per literal.
+    listed: Vec<Id>,
+    list_ends: Vec<u32>,
     /// The root's transitions for every byte (0: stay at the root). The walk falls back to the root
     /// at most bytes of an ARN, where a binary search over its many edges was the slowest step.
     root: Vec<u32>,
@@ -124,6 +128,15 @@ impl Index {
         }
     }
 
+    /// Statement list `i` (after `finish`).
+    fn list(&self, i: usize) -> &[Id] {
+        let start = match i.checked_sub(1) {
+            Some(before) => self.list_ends[before] as usize,
+            None => 0,
+        };
+        &self.listed[start..self.list_ends[i] as usize]
+    }
+
     fn children(&self, node: usize) -> &[(u8, u32)] {
         let n = &self.nodes[node];
         &self.edges[n.first as usize..(n.first + n.len) as usize]
@@ -198,6 +211,12 @@ impl Index {
                 n as u32
             };
         }
+        for list in std::mem::take(&mut self.lists) {
+            self.listed.extend_from_slice(&list);
+            self.list_ends.push(self.listed.len() as u32);
+        }
+        // Vectors grown by doubling may hold twice what they use; a compiled set lives long.
+        self.nodes.shrink_to_fit();
         let mut root = vec![0; 256];
         for &(b, child) in self.children(0) {
             root[usize::from(b)] = child;
@@ -349,7 +368,7 @@ impl<'a> Iterator for Matches<'a> {
                 // `report` and `dict` only ever point at nodes that end a literal.
                 let node = &index.nodes[self.out as usize];
                 self.out = node.dict;
-                return index.lists.get(node.here as usize).map(Vec::as_slice);
+                return Some(index.list(node.here as usize));
             }
             let &b = self.bytes.get(self.pos)?;
             self.pos += 1;

@@ -5,7 +5,9 @@
 //! parts therefore never swallows a colon into the next part, which a whole-string glob would allow.
 //! Matching is case-sensitive, like IAM's.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use super::glob::Case;
 use super::variables::{Template, Vars};
@@ -55,18 +57,21 @@ impl<'a> Arn<'a> {
 }
 
 /// A compiled `Resource` entry (or `Arn*` condition value).
-// Not boxed: patterns sit in compiled statements, and an extra pointer chase per match costs more on the
-// request path than the size difference costs in memory.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArnPattern {
     /// `"*"` alone: every resource, ARN or not.
     Any,
     Arn {
-        head: [Template; HEAD_PARTS],
+        /// `arn`, partition, service, region, account. Shared: a large policy repeats a handful of
+        /// heads (`arn:aws:bedrock:*:`) thousands of times, and [`ArnPattern::share_head`] lets them
+        /// point at one copy (240 bytes and three small strings saved per pattern).
+        head: Arc<[Template; HEAD_PARTS]>,
         resource: Template,
     },
 }
+
+/// Heads already seen while compiling one policy set, for [`ArnPattern::share_head`].
+pub(crate) type SharedHeads = HashSet<Arc<[Template; HEAD_PARTS]>>;
 
 impl ArnPattern {
     /// `None` when `text` is neither `*` nor an ARN (`arn:` followed by five more colon-separated parts);
@@ -96,9 +101,21 @@ impl ArnPattern {
             return Ok(None);
         };
         Ok(Some(Self::Arn {
-            head,
+            head: Arc::new(head),
             resource: Template::parse(resource, variables)?,
         }))
+    }
+
+    /// Points this pattern's head at an equal one already in `heads` (or adds it there).
+    pub(crate) fn share_head(&mut self, heads: &mut SharedHeads) {
+        if let Self::Arn { head, .. } = self {
+            match heads.get(&**head) {
+                Some(shared) => *head = Arc::clone(shared),
+                None => {
+                    heads.insert(Arc::clone(head));
+                }
+            }
+        }
     }
 
     /// Whether the pattern matches a request resource, given as its parsed ARN; `None` stands for a
@@ -209,7 +226,7 @@ impl fmt::Display for ArnPattern {
         match self {
             Self::Any => f.write_str("*"),
             Self::Arn { head, resource } => {
-                for part in head {
+                for part in head.iter() {
                     write!(f, "{}:", part.as_str())?;
                 }
                 f.write_str(resource.as_str())
@@ -335,6 +352,31 @@ mod tests {
             });
             proptest::prop_assert_eq!(Arn::parse(&text), want);
         }
+    }
+
+    #[test]
+    fn equal_heads_are_shared_and_still_match() {
+        let parse = |text: &str| ArnPattern::parse(text).unwrap();
+        let mut patterns = [
+            parse("arn:aws:bedrock:*::foundation-model/a"),
+            parse("arn:aws:bedrock:*::foundation-model/b*"),
+            parse("arn:aws:bedrock:us-east-1::foundation-model/a"),
+        ];
+        let mut heads = SharedHeads::default();
+        for pattern in &mut patterns {
+            pattern.share_head(&mut heads);
+        }
+        let heads: Vec<&Arc<[Template; HEAD_PARTS]>> = patterns
+            .iter()
+            .map(|p| match p {
+                ArnPattern::Arn { head, .. } => head,
+                ArnPattern::Any => panic!("not an ARN pattern"),
+            })
+            .collect();
+        assert!(Arc::ptr_eq(heads[0], heads[1]));
+        assert!(!Arc::ptr_eq(heads[0], heads[2]));
+        assert!(patterns[1].matches_str("arn:aws:bedrock:eu-west-1::foundation-model/bx", &NoVars));
+        assert!(!patterns[2].matches_str("arn:aws:bedrock:eu-west-1::foundation-model/a", &NoVars));
     }
 
     #[test]

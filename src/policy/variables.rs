@@ -27,7 +27,7 @@ impl Vars for NoVars {
 }
 
 /// A pattern or value as written in a policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Template {
     /// `*` alone: matches anything (the common ARN part `*`, decided without looking at the text).
     Any,
@@ -47,7 +47,7 @@ pub enum Template {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Piece {
     /// Policy text (its `*` and `?` are wildcards where the operator has wildcards).
     Text(Box<str>),
