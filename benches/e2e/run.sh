@@ -139,18 +139,38 @@ done
 } | tee "$OUT/machine.txt"
 
 # --- runs --------------------------------------------------------------------------------------------
+# CPU time (user + system, all threads) of the given processes, in clock ticks.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$@"; do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
 run_paths() {
-  # $1: label, $2: address
-  local label=$1 addr=$2
+  # $1: label, $2: address, then the PIDs of the proxy's processes (none for direct): their CPU time
+  # per request at saturation is the proxy's cost, steadier than req/s on a shared machine.
+  local label=$1 addr=$2; shift 2
   "$LOAD" saturate --addr "$addr" --path "$CONVERSE" --conns "$CONNS" --secs 2 >/dev/null # warm-up
-  measure "$label" saturate "$LOAD" saturate --addr "$addr" --path "$CONVERSE" --conns "$CONNS" --secs "$SECS"
+  local before t0 line t1 requests cpu=-
+  before=$(load_avg)
+  t0=$(cpu_ticks "$@")
+  line=$("$LOAD" saturate --addr "$addr" --path "$CONVERSE" --conns "$CONNS" --secs "$SECS")
+  t1=$(cpu_ticks "$@")
+  requests=$(echo "$line" | sed 's/.*requests=\([0-9]*\).*/\1/')
+  [ $# -gt 0 ] && [ "$requests" -gt 0 ] && cpu=$(( (t1 - t0) * TICK_US / requests ))
+  echo "path=$label what=saturate load=$before $line proxy_cpu_us_per_req=$cpu" | tee -a "$OUT/raw.txt"
   measure "$label" rate1k "$LOAD" rate --addr "$addr" --path "$CONVERSE" --rps 1000 --conns "$CONNS" --secs "$SECS"
   measure "$label" rate5k "$LOAD" rate --addr "$addr" --path "$CONVERSE" --rps 5000 --conns "$CONNS" --secs "$SECS"
   measure "$label" stream1k "$LOAD" rate --addr "$addr" --path "$STREAM" --rps 1000 --conns "$CONNS" --secs "$SECS" --stream
 }
 
 run_paths direct "$DOUBLE"
-run_paths nginx "$NGINX"
+NGINX_MASTER=$(cat "$OUT/nginx.pid")
+# shellcheck disable=SC2046 # one PID per word
+run_paths nginx "$NGINX" "$NGINX_MASTER" $(pgrep -P "$NGINX_MASTER")
 
 for n in 10 10000; do
   cmd=("$BIN/bedrock-guard" serve --config "$OUT/guard-$n.toml")
@@ -161,7 +181,7 @@ for n in 10 10000; do
   wait_port "$GUARD"
   sleep 0.5
   echo "path=guard-$n what=idle rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$gpid/status")" | tee -a "$OUT/raw.txt"
-  run_paths "guard-$n" "$GUARD"
+  run_paths "guard-$n" "$GUARD" "$gpid"
   measure "guard-$n" open1000 "$LOAD" open-streams --addr "$GUARD" --path "$HOLD" --n 1000 --pid "$gpid"
   kill "$gpid"; wait "$gpid" 2>/dev/null || true
 done

@@ -15,11 +15,11 @@ function kv(line, key,   re, m) {
 END {
   n = split("direct nginx guard-10 guard-10000", order, " ")
   print "### Throughput at saturation (Converse, " "64 connections, closed loop)\n"
-  print "| path | req/s | vs nginx | p50 ms | p99 ms | errors | load before |"
-  print "|---|---|---|---|---|---|---|"
+  print "| path | req/s | vs nginx | proxy CPU µs per request | p50 ms | p99 ms | errors | load before |"
+  print "|---|---|---|---|---|---|---|---|"
   for (i = 1; i <= n; i++) { p = order[i]; if (!(p in paths)) continue
-    r = v[p, "saturate", "rps"]; ng = v["nginx", "saturate", "rps"]
-    printf "| %s | %s | %s | %.2f | %.2f | %s | %s |\n", p, r, (ng > 0 ? sprintf("%.0f%%", 100 * r / ng) : "-"), v[p, "saturate", "p50_us"] / 1000, v[p, "saturate", "p99_us"] / 1000, v[p, "saturate", "errors"], v[p, "saturate", "load"] }
+    r = v[p, "saturate", "rps"]; ng = v["nginx", "saturate", "rps"]; cpu = v[p, "saturate", "proxy_cpu_us_per_req"]
+    printf "| %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", p, r, (ng > 0 ? sprintf("%.0f%%", 100 * r / ng) : "-"), (cpu == "" ? "-" : cpu), v[p, "saturate", "p50_us"] / 1000, v[p, "saturate", "p99_us"] / 1000, v[p, "saturate", "errors"], v[p, "saturate", "load"] }
   split("rate1k rate5k", rates, " ")
   for (k = 1; k <= 2; k++) { w = rates[k]
     print "\n### Fixed rate " (w == "rate1k" ? "1,000" : "5,000") " req/s (Converse, 64 connections; latency from each request'"'"'s due time)\n"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# nginx against bedrock-guard at saturation, interleaved round by round, so that both see the same
+# moment of a shared machine: req/s and each proxy's CPU time per request.
+#   benches/e2e/ratio.sh SECS ROUNDS [GUARD_CONFIG]   (after benches/e2e/run.sh, which writes the configs;
+#   GUARD_BIN=path selects another build)
+# e.g. benches/e2e/ratio.sh 5 5
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${BENCH_OUT:-$PWD/target/bench-e2e}
+B=$PWD/target/release
+SECS=$1 ROUNDS=$2 CFG=${3:-$OUT/guard-10.toml} GUARD_BIN=${GUARD_BIN:-$B/bedrock-guard}
+CONVERSE=/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse
+export AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDBENCHEXAMPLE \
+  AWS_SECRET_ACCESS_KEY=bench/secret/EXAMPLEKEY AWS_REGION=us-east-1
+NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$total"
+}
+
+"$B/examples/bench_double" 127.0.0.1:18080 >/dev/null 2>&1 &
+DOUBLE=$!
+"$NGINX_BIN" -c "$OUT/nginx.conf" -p "$OUT" -g "user $(id -un);" 2>/dev/null || "$NGINX_BIN" -c "$OUT/nginx.conf" -p "$OUT"
+trap 'kill $DOUBLE 2>/dev/null || true; kill "$(cat "$OUT/nginx.pid")" 2>/dev/null || true' EXIT
+sleep 0.5
+MASTER=$(cat "$OUT/nginx.pid")
+
+# One saturation run against $1 (address), CPU counted over the PIDs that follow.
+saturate() {
+  local addr=$1; shift
+  "$B/examples/bench_load" saturate --addr "$addr" --path "$CONVERSE" --secs 1 >/dev/null
+  local t0 out t1 req
+  t0=$(cpu_ticks "$@")
+  out=$("$B/examples/bench_load" saturate --addr "$addr" --path "$CONVERSE" --secs "$SECS")
+  t1=$(cpu_ticks "$@")
+  req=$(echo "$out" | sed 's/.*requests=\([0-9]*\).*/\1/')
+  echo "rps=$(echo "$out" | sed 's/.*rps=\([0-9]*\).*/\1/') cpu_us_per_req=$(( (t1 - t0) * TICK_US / req ))"
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  # shellcheck disable=SC2046 # one PID per word
+  nginx_line=$(saturate 127.0.0.1:18081 "$MASTER" $(pgrep -P "$MASTER"))
+  "$GUARD_BIN" serve --config "$CFG" 2>/dev/null &
+  GUARD=$!
+  sleep 0.5
+  guard_line=$(saturate 127.0.0.1:18082 "$GUARD")
+  kill "$GUARD"; wait "$GUARD" 2>/dev/null || true
+  n=${nginx_line#rps=}; n=${n%% *}; g=${guard_line#rps=}; g=${g%% *}
+  echo "round=$round load=$(cut -d' ' -f1 /proc/loadavg) nginx: $nginx_line guard: $guard_line guard/nginx=$((100 * g / n))%"
+done
