@@ -141,6 +141,13 @@ async fn every_operation_is_audited_once_with_its_tokens() {
     assert_eq!(event["rule"], "policy-0#All");
     assert_eq!(event["upstream_status"], 200);
     assert_eq!(event["outcome"], "complete");
+    // An allowed call logs one line at info: the audit event (the decision line is at debug).
+    assert!(
+        logs.lines()
+            .iter()
+            .all(|l| l["target"] != "bedrock_guard::decision"),
+        "no decision line at info for an allowed call"
+    );
     assert!(event["upstream_latency_ms"].as_f64().is_some(), "{event}");
     assert!(event["ttfb_ms"].as_f64().is_some(), "{event}");
 
@@ -235,6 +242,18 @@ async fn refusals_are_audited_with_the_deciding_rule() {
     assert_eq!(event["decision"], "deny");
     assert_eq!(event["rule"], "policy-0#DenyDeepSeekEverywhere");
     assert_eq!(event["outcome"], "refused");
+    // A denial also logs the decision line with its reasoning, at info.
+    let decision = logs
+        .lines()
+        .into_iter()
+        .find(|l| l["target"] == "bedrock_guard::decision")
+        .expect("a decision line for the denial");
+    assert_eq!(decision["level"], "INFO");
+    assert_eq!(
+        decision["fields"]["rule"],
+        "policy-0#DenyDeepSeekEverywhere"
+    );
+    assert_eq!(decision["fields"]["outcome"], "explicit deny", "{decision}");
     assert!(event["upstream_status"].is_null(), "{event}");
     assert!(event["input_tokens"].is_null(), "{event}");
     assert!(
