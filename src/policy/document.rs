@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -62,9 +63,9 @@ impl fmt::Display for Effect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Targets {
     /// `Action` / `Resource`: what the patterns match.
-    Listed(Vec<String>),
+    Listed(Arc<[String]>),
     /// `NotAction` / `NotResource`: everything the patterns do not match.
-    Not(Vec<String>),
+    Not(Arc<[String]>),
 }
 
 impl Targets {
@@ -236,8 +237,10 @@ pub fn parse(source: &PolicySource) -> Result<PolicyDocument, PolicyError> {
 
     let mut parsed: Vec<Statement> = Vec::with_capacity(statements.len());
     let mut sids = HashSet::new();
+    // Statements of a large policy repeat the same Action lists: one copy each.
+    let mut shared_lists = HashSet::new();
     for (index, json) in statements.into_iter().enumerate() {
-        let statement = parse_statement(origin, index, json, version)?;
+        let statement = parse_statement(origin, index, json, version, &mut shared_lists)?;
         if let Some(sid) = &statement.sid {
             if !sids.insert(sid.clone()) {
                 return Err(PolicyError::new(origin, DUPLICATE_SID)
@@ -268,6 +271,7 @@ fn parse_statement(
     index: usize,
     json: Json,
     version: Version,
+    shared_lists: &mut HashSet<Arc<[String]>>,
 ) -> Result<Statement, PolicyError> {
     let mut place = Place {
         origin,
@@ -361,7 +365,7 @@ fn parse_statement(
                     .error(Some(element), VENDOR_PREFIX)
                     .with_detail(format!("action \"{bad}\"")));
             }
-            targets(element, list)
+            targets(element, list, shared_lists)
         }
         Some((element, _)) => return Err(place.error(Some(element), MISSING_ACTIONS)),
         None => return Err(place.error(Some("Action"), MISSING_ACTIONS)),
@@ -380,7 +384,7 @@ fn parse_statement(
                     Err(detail) => return Err(place.syntax(Some(element), detail)),
                 }
             }
-            targets(element, list)
+            targets(element, list, shared_lists)
         }
         Some((element, _)) => return Err(place.error(Some(element), MISSING_RESOURCES)),
         None => return Err(place.error(Some("Resource"), MISSING_RESOURCES)),
@@ -395,7 +399,15 @@ fn parse_statement(
     })
 }
 
-fn targets(element: &str, list: Vec<String>) -> Targets {
+fn targets(element: &str, list: Vec<String>, shared: &mut HashSet<Arc<[String]>>) -> Targets {
+    let list = match shared.get(list.as_slice()) {
+        Some(known) => Arc::clone(known),
+        None => {
+            let list: Arc<[String]> = list.into();
+            shared.insert(Arc::clone(&list));
+            list
+        }
+    };
     if element.starts_with("Not") {
         Targets::Not(list)
     } else {
@@ -438,6 +450,7 @@ fn parse_conditions(
             conditions.push(condition);
         }
     }
+    conditions.shrink_to_fit();
     Ok(conditions)
 }
 
@@ -451,9 +464,17 @@ fn string_list(json: Json) -> Option<Vec<String>> {
                 Json::String(s) => Some(s),
                 _ => None,
             })
-            .collect(),
+            .collect::<Option<Vec<_>>>()
+            .map(fitted),
         _ => None,
     }
+}
+
+/// Lists are kept as long as the policy is loaded: without the slack of the parser's growing vector
+/// (which collecting in place would otherwise carry over).
+fn fitted(mut list: Vec<String>) -> Vec<String> {
+    list.shrink_to_fit();
+    list
 }
 
 /// Condition values: like [`string_list`], but booleans and numbers count as their JSON text.
@@ -467,7 +488,11 @@ fn value_list(json: Json) -> Option<Vec<String>> {
         }
     }
     match json {
-        Json::Array(items) => items.into_iter().map(scalar).collect(),
+        Json::Array(items) => items
+            .into_iter()
+            .map(scalar)
+            .collect::<Option<Vec<_>>>()
+            .map(fitted),
         other => scalar(other).map(|s| vec![s]),
     }
 }
@@ -637,7 +662,10 @@ mod tests {
             panic!("two statements")
         };
         assert_eq!(first.sid(), Some("A1"));
-        assert_eq!(first.action(), &Targets::Listed(vec!["bedrock:*".into()]));
+        assert_eq!(
+            first.action(),
+            &Targets::Listed(vec!["bedrock:*".to_owned()].into())
+        );
         assert_eq!(second.index(), 1);
         assert_eq!(second.sid(), None);
         assert_eq!(second.effect(), Effect::Deny);

@@ -8,6 +8,7 @@
 //! parts, condition values parsed) and statements are indexed ([`super::index`]), so evaluation neither
 //! parses nor allocates on the common path.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -75,7 +76,28 @@ pub(crate) struct CompiledStatement {
 #[derive(Debug, Clone)]
 pub(crate) struct Patterns<T> {
     pub(crate) not: bool,
-    pub(crate) patterns: Vec<T>,
+    /// Shared where equal lists repeat (see [`Sharing`]).
+    pub(crate) patterns: Arc<[T]>,
+}
+
+/// What the statements of one set share instead of each holding a copy: a large policy repeats a few
+/// action lists (`bedrock:InvokeModel`, `bedrock:InvokeModelWithResponseStream`) and ARN heads
+/// (`arn:aws:bedrock:*:`) thousands of times.
+#[derive(Default)]
+struct Sharing {
+    heads: SharedHeads,
+    action_lists: HashSet<Arc<[Template]>>,
+}
+
+impl Sharing {
+    fn action_list(&mut self, list: Vec<Template>) -> Arc<[Template]> {
+        if let Some(shared) = self.action_lists.get(list.as_slice()) {
+            return Arc::clone(shared);
+        }
+        let list: Arc<[Template]> = list.into();
+        self.action_lists.insert(Arc::clone(&list));
+        list
+    }
 }
 
 impl<T> Patterns<T> {
@@ -90,6 +112,7 @@ impl CompiledStatement {
         origin: &Arc<str>,
         statement: Statement,
         variables: bool,
+        sharing: &mut Sharing,
     ) -> Result<Self, PolicyError> {
         let rule = RuleRef {
             policy: Arc::clone(policy),
@@ -98,16 +121,18 @@ impl CompiledStatement {
         };
         let actions = Patterns {
             not: statement.action().is_not(),
-            patterns: statement
-                .action()
-                .patterns()
-                .iter()
-                .map(|a| match Template::parse(&a.to_ascii_lowercase(), false) {
-                    Ok(t) => t,
-                    // Without variables parsing cannot fail; keep the text as a pattern regardless.
-                    Err(_) => Template::Plain(a.to_ascii_lowercase().into()),
-                })
-                .collect(),
+            patterns: sharing.action_list(
+                statement
+                    .action()
+                    .patterns()
+                    .iter()
+                    .map(|a| match Template::parse(&a.to_ascii_lowercase(), false) {
+                        Ok(t) => t,
+                        // Without variables parsing cannot fail; keep the text as a pattern regardless.
+                        Err(_) => Template::Plain(a.to_ascii_lowercase().into()),
+                    })
+                    .collect(),
+            ),
         };
         let element = if statement.resource().is_not() {
             "NotResource"
@@ -122,25 +147,29 @@ impl CompiledStatement {
                 })
                 .in_element(element)
         };
+        let mut resources: Vec<ArnPattern> = statement
+            .resource()
+            .patterns()
+            .iter()
+            .map(|r| {
+                // `parse` validated these already; this only guards documents built some other way.
+                match ArnPattern::parse_with_variables(r, variables) {
+                    Ok(Some(p)) => Ok(p),
+                    Ok(None) => Err(located(format!(
+                        "Resource {r} must be in ARN format or \"*\"."
+                    ))),
+                    Err(detail) => {
+                        Err(located(super::error::SYNTAX.to_owned()).with_detail(detail))
+                    }
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        for pattern in &mut resources {
+            pattern.share_head(&mut sharing.heads);
+        }
         let resources = Patterns {
             not: statement.resource().is_not(),
-            patterns: statement
-                .resource()
-                .patterns()
-                .iter()
-                .map(|r| {
-                    // `parse` validated these already; this only guards documents built some other way.
-                    match ArnPattern::parse_with_variables(r, variables) {
-                        Ok(Some(p)) => Ok(p),
-                        Ok(None) => Err(located(format!(
-                            "Resource {r} must be in ARN format or \"*\"."
-                        ))),
-                        Err(detail) => {
-                            Err(located(super::error::SYNTAX.to_owned()).with_detail(detail))
-                        }
-                    }
-                })
-                .collect::<Result<_, _>>()?,
+            patterns: resources.into(),
         };
         Ok(Self {
             rule,
@@ -218,19 +247,20 @@ impl PolicySet {
         scan_below: usize,
     ) -> Result<PolicySet, PolicyError> {
         let mut set = PolicySet::default();
-        let mut heads = SharedHeads::default();
+        let mut sharing = Sharing::default();
         for doc in docs {
             let policy: Arc<str> = Arc::from(doc.name());
             let origin: Arc<str> = Arc::from(doc.origin());
             let variables = doc.version() == super::document::Version::V2012_10_17;
             set.origins.push(doc.origin().to_owned());
             for statement in doc.into_statements() {
-                let mut compiled =
-                    CompiledStatement::compile(&policy, &origin, statement, variables)?;
-                for pattern in &mut compiled.resources.patterns {
-                    pattern.share_head(&mut heads);
-                }
-                set.statements.push(compiled);
+                set.statements.push(CompiledStatement::compile(
+                    &policy,
+                    &origin,
+                    statement,
+                    variables,
+                    &mut sharing,
+                )?);
             }
         }
         set.statements.shrink_to_fit();
@@ -365,6 +395,7 @@ impl PolicySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::document::Targets;
     use crate::policy::request::{RequestContext, ResourceCheck};
     use proptest::prelude::*;
 
@@ -570,6 +601,36 @@ mod tests {
         assert_eq!(rule(&d).as_deref(), Some("allow#AllowClaudeSonnet45"));
         assert_eq!(d.denied_resource(), None);
         assert_eq!(d.denial_message(PRINCIPAL, INVOKE, true), None);
+    }
+
+    #[test]
+    fn equal_action_lists_are_stored_once() {
+        let text = r#"{"Version": "2012-10-17", "Statement": [
+            {"Sid": "A", "Effect": "Allow", "Action": ["bedrock:InvokeModel", "bedrock:Converse"],
+             "Resource": "arn:aws:bedrock:*::foundation-model/a"},
+            {"Sid": "B", "Effect": "Deny", "Action": ["bedrock:InvokeModel", "bedrock:Converse"],
+             "Resource": "arn:aws:bedrock:*::foundation-model/b"},
+            {"Sid": "C", "Effect": "Allow", "Action": "bedrock:InvokeModel",
+             "Resource": "arn:aws:bedrock:*::foundation-model/c"}]}"#;
+        let s = set(&[("p", text)]);
+        let st = s.statements();
+        assert!(Arc::ptr_eq(
+            &st[0].actions.patterns,
+            &st[1].actions.patterns
+        ));
+        assert!(!Arc::ptr_eq(
+            &st[0].actions.patterns,
+            &st[2].actions.patterns
+        ));
+        match (st[0].source.action(), st[1].source.action()) {
+            (Targets::Listed(a), Targets::Listed(b)) => assert!(Arc::ptr_eq(a, b)),
+            other => panic!("{other:?}"),
+        }
+        let fm = |m: &str| format!("arn:aws:bedrock:us-east-1::foundation-model/{m}");
+        assert!(decide_one(&s, "bedrock:Converse", &fm("a")).is_allowed());
+        assert!(decide_one(&s, "bedrock:Converse", &fm("b")).is_explicit_deny());
+        assert!(!decide_one(&s, "bedrock:Converse", &fm("c")).is_allowed());
+        assert!(decide_one(&s, INVOKE, &fm("c")).is_allowed());
     }
 
     /// The checks of a profile call repeat one resource part in several regions; the index walk is

@@ -70,7 +70,7 @@ pub fn lint(set: &PolicySet, catalog: &Catalog) -> Vec<Lint> {
         }
 
         // Patterns that name no known model.
-        for p in &s.resources.patterns {
+        for p in s.resources.patterns.iter() {
             if let Some(unknown) = unknown_model_pattern(p, catalog) {
                 warn(format!(
                     "{} {p} matches no known model id ({unknown}); a typo? (add new ids under [catalog] models)",
