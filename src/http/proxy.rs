@@ -213,7 +213,9 @@ async fn authorize(
         (Target::Model(id), _) | (_, Some(id)) => id.as_str(),
         _ => "",
     };
-    let rule = decision.rule().map(|r| r.to_string()).unwrap_or_default();
+    // The deciding rule's name, built only for a line that is actually logged (not for an allowed call
+    // at the default level).
+    let rule = || decision.rule().map(|r| r.to_string()).unwrap_or_default();
     let enforced = snapshot.mode == EnforcementMode::Enforce;
     // The audit event already records every call with its decision and rule, so the decision line
     // with the full reasoning is logged at info for denials only; allowed calls log it at debug.
@@ -234,7 +236,7 @@ async fn authorize(
                 enforced,
                 outcome = decision.outcome_name(),
                 layer = decision.layer().map(|l| l.to_string()).unwrap_or_default(),
-                rule,
+                rule = rule(),
                 denied_resource = decision.denied_resource().unwrap_or(""),
                 "decision"
             )
@@ -261,7 +263,7 @@ async fn authorize(
                 operation = route.operation.name(),
                 model,
                 enforced_decision = verdict(decision.is_allowed()),
-                enforced_rule = %rule,
+                enforced_rule = %rule(),
                 shadow_decision = verdict(shadow_decision.is_allowed()),
                 shadow_rule = %shadow_decision.rule().map(|r| r.to_string()).unwrap_or_default(),
                 shadow_denied_resource = shadow_decision.denied_resource().unwrap_or(""),
@@ -273,7 +275,7 @@ async fn authorize(
         return Ok(());
     }
     if !enforced {
-        tracing::warn!(target: "bedrock_guard::decision", request_id, operation = route.operation.name(), model, rule, "report-only: forwarding a call the policy denies");
+        tracing::warn!(target: "bedrock_guard::decision", request_id, operation = route.operation.name(), model, rule = rule(), "report-only: forwarding a call the policy denies");
         return Ok(());
     }
     let message = decision

@@ -16,6 +16,7 @@ use super::error::{
     SID_FORMAT, SYNTAX, VENDOR_PREFIX,
 };
 use super::resource::ArnPattern;
+use super::shared::Shared;
 
 /// Policy text and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +239,7 @@ pub fn parse(source: &PolicySource) -> Result<PolicyDocument, PolicyError> {
     let mut parsed: Vec<Statement> = Vec::with_capacity(statements.len());
     let mut sids = HashSet::new();
     // Statements of a large policy repeat the same Action lists: one copy each.
-    let mut shared_lists = HashSet::new();
+    let mut shared_lists = Shared::default();
     for (index, json) in statements.into_iter().enumerate() {
         let statement = parse_statement(origin, index, json, version, &mut shared_lists)?;
         if let Some(sid) = &statement.sid {
@@ -271,7 +272,7 @@ fn parse_statement(
     index: usize,
     json: Json,
     version: Version,
-    shared_lists: &mut HashSet<Arc<[String]>>,
+    shared_lists: &mut Shared<[String]>,
 ) -> Result<Statement, PolicyError> {
     let mut place = Place {
         origin,
@@ -399,15 +400,8 @@ fn parse_statement(
     })
 }
 
-fn targets(element: &str, list: Vec<String>, shared: &mut HashSet<Arc<[String]>>) -> Targets {
-    let list = match shared.get(list.as_slice()) {
-        Some(known) => Arc::clone(known),
-        None => {
-            let list: Arc<[String]> = list.into();
-            shared.insert(Arc::clone(&list));
-            list
-        }
-    };
+fn targets(element: &str, list: Vec<String>, shared: &mut Shared<[String]>) -> Targets {
+    let list = shared.one_copy(list);
     if element.starts_with("Not") {
         Targets::Not(list)
     } else {
@@ -464,14 +458,13 @@ fn string_list(json: Json) -> Option<Vec<String>> {
                 Json::String(s) => Some(s),
                 _ => None,
             })
-            .collect::<Option<Vec<_>>>()
-            .map(fitted),
+            .collect(),
         _ => None,
     }
 }
 
-/// Lists are kept as long as the policy is loaded: without the slack of the parser's growing vector
-/// (which collecting in place would otherwise carry over).
+/// Condition values are kept as long as the policy is loaded: without the slack of the parser's
+/// growing vector (which collecting in place would otherwise carry over).
 fn fitted(mut list: Vec<String>) -> Vec<String> {
     list.shrink_to_fit();
     list

@@ -8,7 +8,6 @@
 //! parts, condition values parsed) and statements are indexed ([`super::index`]), so evaluation neither
 //! parses nor allocates on the common path.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -20,6 +19,7 @@ use super::glob::Case;
 use super::index::{Id, Index, Key, Walk};
 use super::request::{AuthzRequest, RequestContext, ResourceCheck};
 use super::resource::{Arn, ArnPattern, SharedHeads};
+use super::shared::Shared;
 use super::variables::{NoVars, Template};
 
 /// Condition keys whose value is read from the request body: a policy set that reads none of them lets
@@ -86,18 +86,7 @@ pub(crate) struct Patterns<T> {
 #[derive(Default)]
 struct Sharing {
     heads: SharedHeads,
-    action_lists: HashSet<Arc<[Template]>>,
-}
-
-impl Sharing {
-    fn action_list(&mut self, list: Vec<Template>) -> Arc<[Template]> {
-        if let Some(shared) = self.action_lists.get(list.as_slice()) {
-            return Arc::clone(shared);
-        }
-        let list: Arc<[Template]> = list.into();
-        self.action_lists.insert(Arc::clone(&list));
-        list
-    }
+    action_lists: Shared<[Template]>,
 }
 
 impl<T> Patterns<T> {
@@ -121,7 +110,7 @@ impl CompiledStatement {
         };
         let actions = Patterns {
             not: statement.action().is_not(),
-            patterns: sharing.action_list(
+            patterns: sharing.action_lists.one_copy::<Vec<Template>>(
                 statement
                     .action()
                     .patterns()

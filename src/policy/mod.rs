@@ -32,6 +32,7 @@ pub mod lint;
 pub mod org;
 pub mod request;
 pub mod resource;
+pub(crate) mod shared;
 pub mod variables;
 
 pub use catalog::Catalog;

@@ -5,11 +5,11 @@
 //! parts therefore never swallows a colon into the next part, which a whole-string glob would allow.
 //! Matching is case-sensitive, like IAM's.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
 use super::glob::Case;
+use super::shared::Shared;
 use super::variables::{Template, Vars};
 
 /// The five colon-separated parts before the resource part.
@@ -71,7 +71,7 @@ pub enum ArnPattern {
 }
 
 /// Heads already seen while compiling one policy set, for [`ArnPattern::share_head`].
-pub(crate) type SharedHeads = HashSet<Arc<[Template; HEAD_PARTS]>>;
+pub(crate) type SharedHeads = Shared<[Template; HEAD_PARTS]>;
 
 impl ArnPattern {
     /// `None` when `text` is neither `*` nor an ARN (`arn:` followed by five more colon-separated parts);
@@ -109,12 +109,7 @@ impl ArnPattern {
     /// Points this pattern's head at an equal one already in `heads` (or adds it there).
     pub(crate) fn share_head(&mut self, heads: &mut SharedHeads) {
         if let Self::Arn { head, .. } = self {
-            match heads.get(&**head) {
-                Some(shared) => *head = Arc::clone(shared),
-                None => {
-                    heads.insert(Arc::clone(head));
-                }
-            }
+            *head = heads.one_copy(Arc::clone(head));
         }
     }
 
