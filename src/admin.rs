@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use http::{header, HeaderValue, StatusCode};
 use tokio::net::TcpListener;
 
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::telemetry::metrics;
 
 /// Readiness must answer quickly even when the credential chain is slow (a probe has its own timeout).

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Overrides};
-use crate::server::{Guard, StartError};
+use crate::guard::{Guard, StartError};
 use crate::telemetry;
 
 /// Exit code for a configuration that cannot be used (sysexits EX_CONFIG).

@@ -12,9 +12,10 @@
 //!   responses.
 //!
 //! Around them: [`config`] (file format, loading, the immutable [`config::Snapshot`] the request path
-//! reads), [`server`] ([`Guard`], [`run`]), [`telemetry`] (logs, the audit event, token accounting,
-//! metrics), [`ops`] (concurrency cap, draining) and `serve` (connections, timeouts, graceful
-//! shutdown), [`admin`] (health, readiness, metrics and the admin API) and [`cli`]; [`authz`] decides
+//! reads), [`guard`] (builds a [`Guard`] from a config; [`run`]), `state` (what every request shares:
+//! the live snapshot and the long-lived clients), [`telemetry`] (logs, the audit event, token
+//! accounting, metrics), [`ops`] (concurrency cap, draining) and `connections` (the accept loop,
+//! timeouts, graceful shutdown), [`admin`] (health, readiness, metrics and the admin API) and [`cli`]; [`authz`] decides
 //! one request outside the proxy, exactly as the proxy would (`explain`, `[[policy_tests]]`).
 
 pub mod admin;
@@ -27,9 +28,10 @@ pub mod config;
 pub mod http;
 pub mod ops;
 pub mod policy;
-mod serve;
-pub mod server;
+mod connections;
+pub mod guard;
+mod state;
 pub mod telemetry;
 pub mod upstream;
 
-pub use server::{run, Guard, GuardBuilder, StartError};
+pub use guard::{run, Guard, GuardBuilder, StartError};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// Every path goes to one handler: classification decides what a request is, so an unknown route is
 /// answered in AWS's shape by the same code path that answers a deny.

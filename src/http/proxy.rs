@@ -20,7 +20,7 @@ use crate::aws::{sign_request, SigningError};
 use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, Target};
 use crate::config::{EnforcementMode, Snapshot};
 use crate::policy::{AuthzRequest, RequestContext, ResourceCheck};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::telemetry::audit::{Audit, Outcome};
 use crate::telemetry::body::observe;
 use crate::telemetry::metrics::{self as guard_metrics, GaugeGuard};

@@ -34,37 +34,6 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// State shared by all requests. Only `live` changes after start (hot reload swaps whole snapshots).
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) live: Arc<ArcSwap<Snapshot>>,
-    pub(crate) region: String,
-    pub(crate) credentials: CredentialCache,
-    pub(crate) roles: RoleSessions,
-    pub(crate) account: AccountResolver,
-    pub(crate) upstream: Upstream,
-    pub(crate) ops: Ops,
-}
-
-impl Shared {
-    /// The credentials to sign `principal`'s calls with: its own role session when it has one,
-    /// otherwise the proxy's.
-    pub(crate) async fn credentials_for(
-        &self,
-        caller: &Caller,
-    ) -> Result<Arc<aws_credential_types::Credentials>, CredentialsError> {
-        match &caller.assume_role_arn {
-            Some(role) => {
-                self.roles
-                    .session(caller.principal.name(), role)
-                    .get()
-                    .await
-            }
-            None => self.credentials.get().await,
-        }
-    }
-}
-
 /// A configured guard, ready to serve.
 #[derive(Debug, Clone)]
 pub struct Guard {
@@ -132,7 +101,7 @@ impl Guard {
             None => None,
         };
         let shared = self.shared.clone();
-        crate::serve::serve(
+        crate::connections::serve(
             listener,
             self.router(),
             self.shared.ops.serve,
@@ -255,7 +224,7 @@ impl GuardBuilder {
                 tracing::info!(
                     layer = %layer,
                     statements = set.len(),
-                    "enforcing (statements listed at debug level: RUST_LOG=bedrock_guard::server=debug)"
+                    "enforcing (statements listed at debug level: RUST_LOG=bedrock_guard::guard=debug)"
                 );
                 if tracing::enabled!(tracing::Level::DEBUG) {
                     for line in set.describe() {
