@@ -12,8 +12,8 @@ use tokio::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::auth::Caller;
-use crate::aws::{self, AccountResolver, CredentialCache, CredentialsError, RoleSessions};
+use crate::aws::{self, AccountResolver, CredentialCache, RoleSessions};
+use crate::state::Shared;
 use crate::config::{self, Config, ConfigError, Overrides, Reloader, Snapshot};
 use crate::ops::Ops;
 use crate::upstream::{self, Upstream, UpstreamError};
