@@ -8,8 +8,8 @@ use std::time::SystemTime;
 
 use crate::classify::{self, ModelId, Operation, ResourceContext, Target};
 use crate::config::{Expectation, Snapshot};
-use crate::policy::{AuthzRequest, Decision, Principal, RequestContext, ResourceCheck};
 use crate::guard::FALLBACK_REGION;
+use crate::policy::{AuthzRequest, Decision, Principal, RequestContext, ResourceCheck};
 
 /// Used in inference-profile ARNs when neither the config nor the principal names an account.
 pub const PLACEHOLDER_ACCOUNT: &str = "000000000000";

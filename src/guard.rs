@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::aws::{self, AccountResolver, CredentialCache, RoleSessions};
-use crate::state::Shared;
 use crate::config::{self, Config, ConfigError, Overrides, Reloader, Snapshot};
 use crate::ops::Ops;
+use crate::state::Shared;
 use crate::upstream::{self, Upstream, UpstreamError};
 
 /// Used when neither the flags, the config, nor the AWS region chain name a region.
