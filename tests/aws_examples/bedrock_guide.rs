@@ -37,3 +37,25 @@ fn model_invocation_permissions_allow_the_four_invocation_apis_on_every_model() 
         check(&policies, &cases);
     }
 }
+
+/// "Prerequisites for inference profiles": the policy "allows a role to [...] run model inference using
+/// all foundation models and inference profiles" (`bedrock:InvokeModel*` on foundation-model,
+/// inference-profile and application-inference-profile ARNs).
+#[test]
+fn inference_profile_prerequisites_allow_inference_on_models_and_profiles() {
+    let policies = [fixture("bedrock-user-guide/inference-profiles-prereq.json")];
+    let mut cases = Vec::new();
+    for model in MODELS {
+        for op in [
+            InvokeModel,
+            InvokeModelWithResponseStream,
+            Converse,
+            ConverseStream,
+        ] {
+            cases.push((op, model, A));
+        }
+        // `bedrock:InvokeModel*` does not reach bedrock:CountTokens.
+        cases.push((CountTokens, model, I));
+    }
+    check(&policies, &cases);
+}
