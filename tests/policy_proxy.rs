@@ -104,3 +104,59 @@ async fn source_ip_and_secure_transport_are_set() {
     assert_eq!(err.code(), Some("AccessDeniedException"));
     assert!(err.message().unwrap().ends_with("#OfficeOnly"), "{err:?}");
 }
+
+/// `explain` (the [`bedrock_guard::authz`] question) and the proxy decide the same call the same way
+/// for every key the proxy always sets: the proxy from a real loopback client, `explain` with its
+/// documented defaults (`aws:SourceIp` = 127.0.0.1) on the very same snapshot.
+#[tokio::test]
+async fn explain_and_the_proxy_agree_on_every_key_the_proxy_always_sets() {
+    const PROFILE: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+    let double = BedrockDouble::start(REGION).await;
+    let allow_if = |condition: &str| {
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow", "Action": "bedrock:*",
+            "Resource": "*", "Condition": {condition}}}}}"#
+        )
+    };
+    let conditions = [
+        r#"{"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}"#,
+        r#"{"NotIpAddress": {"aws:SourceIp": "127.0.0.0/8"}}"#,
+        r#"{"Bool": {"aws:SecureTransport": "false"}}"#,
+        r#"{"Bool": {"aws:SecureTransport": "true"}}"#,
+        r#"{"StringEquals": {"aws:RequestedRegion": "us-east-1"}}"#,
+        r#"{"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}"#,
+        r#"{"Null": {"aws:CurrentTime": "false", "aws:EpochTime": "false"}}"#,
+        r#"{"NumericGreaterThan": {"aws:EpochTime": "1700000000"}}"#,
+        r#"{"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*"}}"#,
+        r#"{"Null": {"aws:PrincipalAccount": "false"}}"#,
+        r#"{"Null": {"bedrock:ServiceTier": "true", "bedrock:GuardrailIdentifier": "true"}}"#,
+        r#"{"Null": {"aws:UserAgent": "false"}}"#,
+    ];
+    for condition in conditions {
+        let guard = start_guard(&double, GuardOptions::policy(&allow_if(condition))).await;
+        for model in [CLAUDE, PROFILE] {
+            let proxy = sdk_client(&guard.url())
+                .converse()
+                .model_id(model)
+                .messages(user_message("hi"))
+                .send()
+                .await;
+            let snapshot = guard.reloader.current();
+            let explain = bedrock_guard::authz::ask(
+                &snapshot,
+                &bedrock_guard::authz::Question {
+                    operation: Some("Converse"),
+                    model,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                proxy.is_ok(),
+                explain.decision.is_allowed(),
+                "{condition} on {model}: proxy {proxy:?}, explain {}",
+                explain.decision
+            );
+        }
+    }
+}

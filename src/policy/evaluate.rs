@@ -292,6 +292,11 @@ impl PolicySet {
         &self.origins
     }
 
+    /// Every condition key some statement reads (in conditions or policy variables), repeats included.
+    pub fn condition_keys(&self) -> impl Iterator<Item = &str> {
+        self.statements.iter().flat_map(CompiledStatement::keys)
+    }
+
     /// Whether some statement reads a condition key taken from the request body ([`BODY_KEYS`]).
     /// Compiled once, so the proxy parses bodies only when a policy needs it.
     pub fn reads_body(&self) -> bool {
