@@ -24,7 +24,23 @@ use super::variables::{NoVars, Template};
 
 /// Condition keys whose value is read from the request body: a policy set that reads none of them lets
 /// the proxy skip parsing bodies.
-pub const BODY_KEYS: &[&str] = &["bedrock:GuardrailIdentifier", "bedrock:ServiceTier"];
+pub const BODY_KEYS: &[&str] = &[
+    "bedrock:GuardrailIdentifier",
+    "bedrock:ServiceTier",
+    "aws:TagKeys",
+];
+
+/// Body keys named by prefix: `aws:RequestTag/<key>` (the `tags` of a StartAsyncInvoke body).
+pub const BODY_KEY_PREFIXES: &[&str] = &["aws:RequestTag/"];
+
+/// Whether `key` is read from the request body ([`BODY_KEYS`], [`BODY_KEY_PREFIXES`]).
+pub fn is_body_key(key: &str) -> bool {
+    BODY_KEYS.iter().any(|b| b.eq_ignore_ascii_case(key))
+        || BODY_KEY_PREFIXES.iter().any(|p| {
+            key.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
+}
 
 /// Below this many statements, scan them all instead of indexing them. Measured: even at 10 statements
 /// the index was faster than a scan, so everything is indexed; tests use the knob to force the index.
@@ -265,10 +281,7 @@ impl PolicySet {
         }
         index.finish();
         set.index = index;
-        set.reads_body = set.statements.iter().any(|s| {
-            s.keys()
-                .any(|k| BODY_KEYS.iter().any(|b| b.eq_ignore_ascii_case(k)))
-        });
+        set.reads_body = set.statements.iter().any(|s| s.keys().any(is_body_key));
         Ok(set)
     }
 
