@@ -8,17 +8,16 @@
 //! parts, condition values parsed) and statements are indexed ([`super::index`]), so evaluation neither
 //! parses nor allocates on the common path.
 
-use std::fmt;
 use std::sync::Arc;
 
 use super::condition::Context;
 use super::document::{parse, Effect, PolicyDocument, PolicySource, Statement};
 use super::error::PolicyError;
-use super::explain::{Decision, LayerRef};
 use super::glob::Case;
 use super::index::{Id, Index, Key, Walk};
-use super::request::{AuthzRequest, RequestContext, ResourceCheck};
+use super::request::{RequestContext, ResourceCheck};
 use super::resource::{Arn, ArnPattern, SharedHeads};
+pub use super::rule::RuleRef;
 use super::shared::Shared;
 use super::variables::{NoVars, Template};
 
@@ -45,25 +44,6 @@ pub fn is_body_key(key: &str) -> bool {
 /// Below this many statements, scan them all instead of indexing them. Measured: even at 10 statements
 /// the index was faster than a scan, so everything is indexed; tests use the knob to force the index.
 const SMALL_SET: usize = 0;
-
-/// Which statement decided: `policy#Sid`, or `policy#statement[3]` (0-based) when it has no Sid.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RuleRef {
-    /// The policy's short name ([`PolicySource::name`]).
-    pub policy: Arc<str>,
-    pub sid: Option<Arc<str>>,
-    /// Position in the policy's `Statement` array.
-    pub index: usize,
-}
-
-impl fmt::Display for RuleRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.sid {
-            Some(sid) => write!(f, "{}#{sid}", self.policy),
-            None => write!(f, "{}#statement[{}]", self.policy, self.index),
-        }
-    }
-}
 
 /// Policies compiled for evaluation. Immutable; cheap to share behind an `Arc`.
 #[derive(Debug, Clone, Default)]
@@ -390,20 +370,14 @@ impl PolicySet {
         });
         (deny, allow)
     }
-
-    /// Decides one request with this set as the only layer (identity-policy semantics): a Deny on any
-    /// check denies; otherwise every check needs an Allow; no checks at all is a deny (fail closed).
-    pub fn evaluate(&self, req: &AuthzRequest<'_>) -> Decision {
-        let layer = LayerRef::identity();
-        super::org::evaluate_layers([(&layer, self)], req)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::policy::document::Targets;
-    use crate::policy::request::{RequestContext, ResourceCheck};
+    use crate::policy::explain::Decision;
+    use crate::policy::request::{AuthzRequest, RequestContext, ResourceCheck};
     use proptest::prelude::*;
 
     const PRINCIPAL: &str = "arn:aws:iam::123456789012:user/alice";
