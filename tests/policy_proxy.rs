@@ -160,3 +160,46 @@ async fn explain_and_the_proxy_agree_on_every_key_the_proxy_always_sets() {
         }
     }
 }
+
+/// StartAsyncInvoke: the body's `tags` are `aws:RequestTag/<key>` and `aws:TagKeys`, as the Service
+/// Authorization Reference lists them for bedrock:InvokeModel on async-invoke resources.
+#[tokio::test]
+async fn start_async_invoke_tags_are_request_tags() {
+    use aws_sdk_bedrockruntime::types::{
+        AsyncInvokeOutputDataConfig, AsyncInvokeS3OutputDataConfig, Tag,
+    };
+    let double = BedrockDouble::start(REGION).await;
+    let policy = r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "bedrock:InvokeModel",
+        "Resource": "*", "Condition": {"StringEquals": {"aws:RequestTag/team": "ml"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["team", "cost-center"]}}}}"#;
+    let guard = start_guard(&double, GuardOptions::policy(policy)).await;
+    let client = sdk_client(&guard.url());
+    let start = |tags: Vec<(&str, &str)>| {
+        let output = AsyncInvokeOutputDataConfig::S3OutputDataConfig(
+            AsyncInvokeS3OutputDataConfig::builder()
+                .s3_uri("s3://bucket/out")
+                .build()
+                .unwrap(),
+        );
+        let mut call = client
+            .start_async_invoke()
+            .model_id("amazon.nova-reel-v1:1")
+            .model_input(aws_smithy_types::Document::Object(Default::default()))
+            .output_data_config(output);
+        for (key, value) in tags {
+            call = call.tags(Tag::builder().key(key).value(value).build().unwrap());
+        }
+        call.send()
+    };
+    start(vec![("team", "ml"), ("cost-center", "42")])
+        .await
+        .expect("tagged team=ml with allowed keys");
+    for tags in [
+        vec![],
+        vec![("team", "search")],
+        vec![("team", "ml"), ("owner", "me")],
+    ] {
+        let err = start(tags.clone()).await.unwrap_err();
+        assert_eq!(err.code(), Some("AccessDeniedException"), "{tags:?}");
+    }
+}
