@@ -1378,6 +1378,21 @@ fn short_arns_match_as_iam_reads_them() {
 #[test]
 fn empty_condition_shapes_mean_what_they_say() {
     let cases: &[Case] = &[
+        // [RESW] a short ARN as an Arn* condition value reads the same way as in Resource.
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"ArnLike": {"bedrock:InferenceProfileArn": "arn:aws:bedrock:us-east-1:*"}}}"#,
+            INVOKE,
+            &[FM],
+            &[("bedrock:InferenceProfileArn", PROFILE)],
+            A,
+        ),
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"ArnLike": {"bedrock:InferenceProfileArn": "arn:aws:bedrock:eu-*"}}}"#,
+            INVOKE,
+            &[FM],
+            &[("bedrock:InferenceProfileArn", PROFILE)],
+            I,
+        ),
         (
             r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {}}"#,
             INVOKE,
