@@ -3,16 +3,23 @@
 //! `[[policy_tests]]` that `check` (and later a hot reload) runs ([`run_policy_tests`]).
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+
+use http::HeaderMap;
 
 use crate::classify::{self, ModelId, Operation, ResourceContext, Target};
 use crate::config::{Expectation, Snapshot};
 use crate::guard::FALLBACK_REGION;
+use crate::http::context::{self as keys, Inbound};
 use crate::policy::{AuthzRequest, Decision, Principal, RequestContext, ResourceCheck};
 
-/// Used in inference-profile ARNs when neither the config nor the principal names an account.
+/// Used in inference-profile ARNs when no account is known (no config, no STS, no principal account).
 pub const PLACEHOLDER_ACCOUNT: &str = "000000000000";
+
+/// `aws:SourceIp` when the question does not give one: a client on the guard's own host. The proxy
+/// sets the TCP peer's address, so a policy on `aws:SourceIp` is decided for that client.
+pub const DEFAULT_SOURCE_IP: &str = "127.0.0.1";
 
 /// A request to decide, as a person writes it.
 #[derive(Debug, Clone, Default)]
@@ -24,8 +31,39 @@ pub struct Question<'a> {
     pub model: &'a str,
     /// `None`: the config's region, else us-east-1.
     pub region: Option<&'a str>,
-    /// Extra request keys, overriding the computed ones.
+    /// Extra request keys, in order. They replace the computed key of the same name; a key given
+    /// several times is multi-valued (for `ForAnyValue:` / `ForAllValues:`).
     pub context: Vec<(String, String)>,
+    /// The proxy's account as the caller found it (`--account`, STS), used when the config names
+    /// none.
+    pub account: Option<(&'a str, AccountSource)>,
+}
+
+/// Where the account in inference-profile and guardrail ARNs came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountSource {
+    /// `account_id` in the config: what the proxy uses too.
+    Config,
+    /// Given on the command line (`explain --account`).
+    Given,
+    /// STS GetCallerIdentity with the proxy's credentials: what the proxy does too.
+    Sts,
+    /// The principal's account: a guess, the proxy uses its own credentials' account.
+    Principal,
+    /// [`PLACEHOLDER_ACCOUNT`]: no account known.
+    Placeholder,
+}
+
+impl AccountSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Given => "given",
+            Self::Sts => "sts",
+            Self::Principal => "principal",
+            Self::Placeholder => "placeholder",
+        }
+    }
 }
 
 /// The decision with everything it was made from.
@@ -35,9 +73,14 @@ pub struct Answer {
     pub operation: Operation,
     pub action: &'static str,
     pub region: String,
+    pub account: String,
+    pub account_source: AccountSource,
     pub checks: Vec<ResourceCheck>,
     pub context: RequestContext,
     pub decision: Decision,
+    /// What may make this answer differ from the proxy's for the same call (defaults and unset keys
+    /// the principal's policies read).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,11 +123,16 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
         .or(snapshot.region.as_deref())
         .unwrap_or(FALLBACK_REGION)
         .to_owned();
-    let account = snapshot
-        .account_id
-        .as_deref()
-        .or(principal.account())
-        .unwrap_or(PLACEHOLDER_ACCOUNT);
+    let (account, account_source) = match (
+        snapshot.account_id.as_deref(),
+        question.account,
+        principal.account(),
+    ) {
+        (Some(account), _, _) => (account, AccountSource::Config),
+        (None, Some((account, source)), _) => (account, source),
+        (None, None, Some(account)) => (account, AccountSource::Principal),
+        (None, None, None) => (PLACEHOLDER_ACCOUNT, AccountSource::Placeholder),
+    };
     let checks = classify::resource_checks(
         operation,
         &target,
@@ -98,14 +146,37 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
     )
     .map_err(|e| QuestionError(e.to_string()))?;
 
+    // The proxy's own key builder, with an empty request from DEFAULT_SOURCE_IP: what the proxy sets
+    // for every call is set here the same way.
     let mut context = RequestContext::new();
-    context.set("aws:RequestedRegion", region.as_str());
+    context.set(classify::REQUESTED_REGION_KEY, region.as_str());
     principal.fill_context(&mut context);
-    context.set_time(SystemTime::now());
-    context.set("aws:SecureTransport", "false");
+    let source_ip: IpAddr = DEFAULT_SOURCE_IP
+        .parse()
+        .map_err(|_| QuestionError("bad default source address".to_owned()))?;
+    keys::fill(
+        &mut context,
+        operation,
+        &Inbound {
+            headers: &HeaderMap::new(),
+            body: &[],
+            client_ip: Some(source_ip),
+        },
+        false,
+        &region,
+        Some(account),
+    );
+    let mut given: Vec<(&str, Vec<String>)> = Vec::new();
     for (key, value) in &question.context {
-        context.set(key, value.as_str());
+        match given.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some((_, values)) => values.push(value.clone()),
+            None => given.push((key, vec![value.clone()])),
+        }
     }
+    for (key, values) in given {
+        context.set_many(key, values);
+    }
+
     let action = operation.iam_action();
     let decision = principal.evaluate(&AuthzRequest {
         principal_arn: principal.arn(),
@@ -113,15 +184,98 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
         checks: &checks,
         context: &context,
     });
+    let warnings = warnings(
+        principal,
+        &question.context,
+        &context,
+        &checks,
+        account_source,
+    );
     Ok(Answer {
         principal: Arc::clone(principal),
         operation,
         action,
         region,
+        account: account.to_owned(),
+        account_source,
         checks,
         context,
         decision,
+        warnings,
     })
+}
+
+/// Keys the principal's policies read that `explain` had to default or could not set, and an account
+/// that is not the proxy's.
+fn warnings(
+    principal: &Principal,
+    given: &[(String, String)],
+    context: &RequestContext,
+    checks: &[ResourceCheck],
+    account: AccountSource,
+) -> Vec<String> {
+    let mut read: Vec<&str> = Vec::new();
+    for (_, set) in principal.layers() {
+        for key in set.condition_keys() {
+            if !read.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                read.push(key);
+            }
+        }
+    }
+    let given = |key: &str| given.iter().any(|(k, _)| k.eq_ignore_ascii_case(key));
+    let mut warnings = Vec::new();
+    for key in read {
+        if key.eq_ignore_ascii_case("aws:SourceIp") && !given(key) {
+            warnings.push(format!(
+                "aws:SourceIp is {DEFAULT_SOURCE_IP} here; the proxy uses the client's address \
+                 (--context aws:SourceIp=ADDRESS)"
+            ));
+        } else if context.get(key).is_none()
+            && !checks
+                .iter()
+                .any(|c| c.context.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)))
+        {
+            warnings.push(format!(
+                "{key} is unset for this call: {} (--context {key}=VALUE)",
+                unset_reason(key)
+            ));
+        }
+    }
+    match account {
+        AccountSource::Principal => warnings.push(
+            "the account in profile ARNs is the principal's; the proxy uses its own credentials' \
+             account (set account_id, or give credentials so STS can tell)"
+                .to_owned(),
+        ),
+        AccountSource::Placeholder => warnings.push(format!(
+            "the account in profile ARNs is the placeholder {PLACEHOLDER_ACCOUNT}: no account_id in \
+             the config and no credentials for STS"
+        )),
+        AccountSource::Config | AccountSource::Given | AccountSource::Sts => {}
+    }
+    warnings
+}
+
+/// Why the proxy may not set `key`, for the "unset" warning (README "Condition keys" says the same).
+fn unset_reason(key: &str) -> &'static str {
+    let key = key.to_ascii_lowercase();
+    match key.as_str() {
+        "bedrock:guardrailidentifier" => {
+            "the proxy sets it only when the request names a guardrail (header or Converse body)"
+        }
+        "bedrock:servicetier" => "the proxy sets it only when the request asks for a service tier",
+        "bedrock:inferenceprofilearn" => {
+            "the proxy sets it only on the model checks of an inference-profile call"
+        }
+        "aws:requesttag" | "aws:tagkeys" => {
+            "the proxy sets it only for StartAsyncInvoke bodies that carry tags"
+        }
+        _ if key.starts_with("aws:requesttag/") => {
+            "the proxy sets it only for StartAsyncInvoke bodies that carry this tag"
+        }
+        _ if key.starts_with("aws:principaltag/") => "the principal has no such tag in the config",
+        _ => "the guard never sets it, so a condition on it sees a missing key",
+    }
 }
 
 /// A `[[policy_tests]]` case that did not get its expected decision (or could not be asked).
@@ -155,6 +309,7 @@ pub fn run_policy_tests(snapshot: &Snapshot) -> Result<usize, Vec<Failure>> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            account: None,
         };
         match ask(snapshot, &question) {
             Ok(answer) => {

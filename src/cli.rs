@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::authz::AccountSource;
 use crate::config::{self, Overrides};
 use crate::guard::{Guard, StartError};
 use crate::telemetry;
@@ -104,9 +105,14 @@ pub struct ExplainArgs {
     /// A [[principals]] name (default: the fixed caller).
     #[arg(long)]
     pub principal: Option<String>,
-    /// Extra request condition key, `key=value` (aws:SourceIp=10.0.0.1); repeatable.
+    /// A request condition key, `key=value` (aws:SourceIp=10.0.0.1); replaces the computed key.
+    /// Repeat a key for a multi-valued key (ForAnyValue / ForAllValues).
     #[arg(long = "context", value_name = "KEY=VALUE")]
     pub context: Vec<String>,
+    /// The proxy's account for inference-profile ARNs when the config has no account_id (default:
+    /// STS GetCallerIdentity with the AWS credentials of the environment, as `serve` does).
+    #[arg(long)]
+    pub account: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -218,9 +224,32 @@ fn check(args: CheckArgs) -> ExitCode {
 }
 
 fn explain(args: ExplainArgs) -> ExitCode {
-    let snapshot = match load_snapshot(&args.policy) {
-        Ok(snapshot) => snapshot,
-        Err(code) => return code,
+    let overrides = Overrides {
+        policies: args.policy.policies.clone(),
+        ..Overrides::default()
+    };
+    let loaded = config::load(args.policy.config.as_deref(), &overrides)
+        .and_then(|config| config::Snapshot::compile(&config, 1).map(|s| (config, s)));
+    let (config, snapshot) = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("bedrock-guard: invalid configuration: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    // The account the proxy would put in profile ARNs: the config's, else its credentials' (STS).
+    let looked_up = match (&args.account, &config.account_id) {
+        (Some(account), _) => Some((account.clone(), AccountSource::Given)),
+        (None, Some(_)) => None,
+        (None, None) => match sts_account(&config, args.region.as_deref()) {
+            Ok(account) => Some((account, AccountSource::Sts)),
+            Err(err) => {
+                // The SDK's error carries every provider it tried; its first line says enough.
+                let first = err.lines().next().unwrap_or_default();
+                eprintln!("bedrock-guard: no account from STS: {first}");
+                None
+            }
+        },
     };
     let mut context = Vec::new();
     for pair in &args.context {
@@ -238,6 +267,7 @@ fn explain(args: ExplainArgs) -> ExitCode {
         model: &args.model,
         region: args.region.as_deref(),
         context,
+        account: looked_up.as_ref().map(|(a, s)| (a.as_str(), *s)),
     };
     let answer = match crate::authz::ask(&snapshot, &question) {
         Ok(answer) => answer,
@@ -255,12 +285,29 @@ fn explain(args: ExplainArgs) -> ExitCode {
         json["operation"] = answer.operation.name().into();
         json["action"] = answer.action.into();
         json["region"] = answer.region.as_str().into();
+        json["account"] = answer.account.as_str().into();
+        json["account_source"] = answer.account_source.name().into();
+        // Each check with the keys that hold for it alone, whatever they are.
         json["checks"] = answer
             .checks
             .iter()
-            .map(|c| c.arn.as_str())
+            .map(|c| {
+                let keys: serde_json::Map<String, serde_json::Value> = c
+                    .context
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.as_str().into()))
+                    .collect();
+                serde_json::json!({"arn": c.arn, "context": keys})
+            })
             .collect::<Vec<_>>()
             .into();
+        json["context"] = answer
+            .context
+            .entries()
+            .map(|(k, v)| (k.to_owned(), v.into()))
+            .collect::<serde_json::Map<String, serde_json::Value>>()
+            .into();
+        json["warnings"] = answer.warnings.clone().into();
         json["message"] = message.into();
         println!("{json}");
         return ExitCode::SUCCESS;
@@ -305,11 +352,52 @@ fn explain(args: ExplainArgs) -> ExitCode {
             println!("  {} [{}]", check.arn, keys.join(", "));
         }
     }
+    println!("request keys:");
+    for (key, values) in answer.context.entries() {
+        println!("  {key} = {}", values.join(" | "));
+    }
+    println!(
+        "account:  {} ({})",
+        answer.account,
+        answer.account_source.name()
+    );
     if let Some(message) = message {
         println!("client sees: {message}");
     }
+    for warning in &answer.warnings {
+        println!("warning: {warning}");
+    }
     ExitCode::SUCCESS
 }
+
+/// The account of the AWS credentials the proxy would use (STS GetCallerIdentity), with the config's
+/// STS endpoint; bounded so that `explain` never hangs on a missing network.
+fn sts_account(config: &config::Config, region: Option<&str>) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let region = region.or(config.region.as_deref());
+        let sdk_config = crate::aws::load_sdk_config(region).await;
+        if sdk_config.credentials_provider().is_none() {
+            return Err("no AWS credentials".to_owned());
+        }
+        let mut builder = aws_sdk_sts::config::Builder::from(&sdk_config);
+        if let Some(endpoint) = &config.upstream.sts_endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        let resolver =
+            crate::aws::AccountResolver::from_sts(aws_sdk_sts::Client::from_conf(builder.build()));
+        match tokio::time::timeout(STS_TIMEOUT, resolver.resolve()).await {
+            Ok(result) => result.map(str::to_owned),
+            Err(_) => Err(format!("no answer within {STS_TIMEOUT:?}")),
+        }
+    })
+}
+
+/// How long `explain` waits for STS before going on without the account.
+const STS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn new_key(principal: &str, sigv4: bool) -> ExitCode {
     if principal.is_empty() || principal.contains(['"', '\\', '\n']) {

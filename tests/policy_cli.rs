@@ -5,6 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+#[allow(dead_code)] // the STS double's AssumeRole half is for other tests
+#[path = "support/sts.rs"]
+mod sts;
+
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples");
 
 fn run(args: &[&str]) -> Output {
@@ -203,4 +207,193 @@ fn explain_rejects_unknown_principals_and_operations() {
     assert!(stderr(&out).contains("nobody"), "{}", stderr(&out));
     let out = run(&["explain", "--model", "x.y-v1:0", "--operation", "Fly"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+fn explain_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["explain", "--json"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn explain_builds_multi_valued_keys_from_repeated_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let any = write(
+        dir.path(),
+        "any.json",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","Resource":"*",
+            "Condition":{"ForAnyValue:StringEquals":{"aws:PrincipalTag/teams":"ml"}}}}"#,
+    );
+    let all = write(
+        dir.path(),
+        "all.json",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","Resource":"*",
+            "Condition":{"ForAllValues:StringEquals":{"aws:PrincipalTag/teams":["ml","search"]}}}}"#,
+    );
+    let model = "amazon.nova-pro-v1:0";
+    let decide = |policy: &Path, values: &[&str]| {
+        let mut args = vec!["--policy", policy.to_str().unwrap(), "--model", model];
+        let pairs: Vec<String> = values
+            .iter()
+            .map(|v| format!("aws:PrincipalTag/teams={v}"))
+            .collect();
+        for pair in &pairs {
+            args.extend(["--context", pair.as_str()]);
+        }
+        let json = explain_json(&args);
+        json["decision"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(decide(&any, &["search", "ml"]), "allow");
+    assert_eq!(decide(&any, &["search", "ops"]), "deny");
+    assert_eq!(decide(&all, &["search", "ml"]), "allow");
+    assert_eq!(decide(&all, &["search", "ops"]), "deny");
+    let json = explain_json(&[
+        "--policy",
+        any.to_str().unwrap(),
+        "--model",
+        model,
+        "--context",
+        "aws:PrincipalTag/teams=a",
+        "--context",
+        "AWS:principaltag/teams=b",
+    ]);
+    assert_eq!(
+        json["context"]["aws:PrincipalTag/teams"],
+        serde_json::json!(["a", "b"])
+    );
+}
+
+#[test]
+fn explain_json_shows_each_checks_own_keys_and_the_request_keys() {
+    let json = explain_json(&[
+        "--policy",
+        &example("full-access.json"),
+        "--model",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "--account",
+        "111122223333",
+    ]);
+    let checks = json["checks"].as_array().unwrap();
+    let profile = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+    assert_eq!(checks[0]["arn"], profile);
+    assert_eq!(checks[0]["context"], serde_json::json!({}));
+    for check in &checks[1..] {
+        assert!(check["arn"]
+            .as_str()
+            .unwrap()
+            .contains(":foundation-model/anthropic.claude-sonnet-4-5"));
+        assert_eq!(check["context"]["bedrock:InferenceProfileArn"], profile);
+    }
+    assert_eq!(json["account_source"], "given");
+    let context = &json["context"];
+    assert_eq!(context["aws:SourceIp"], serde_json::json!(["127.0.0.1"]));
+    assert_eq!(context["aws:SecureTransport"], serde_json::json!(["false"]));
+    assert_eq!(
+        context["aws:RequestedRegion"],
+        serde_json::json!(["us-east-1"])
+    );
+    assert!(context["aws:EpochTime"].is_array());
+}
+
+#[test]
+fn explain_warns_about_defaulted_and_unset_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "p.json",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","Resource":"*",
+            "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"StringEquals":{"bedrock:ServiceTier":"flex"},
+            "Null":{"aws:SourceVpc":"true"}}}}"#,
+    );
+    let p = policy.to_str().unwrap();
+    let json = explain_json(&["--policy", p, "--model", "amazon.nova-pro-v1:0"]);
+    let warnings: Vec<&str> = json["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("aws:SourceIp is 127.0.0.1")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("bedrock:ServiceTier is unset")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("aws:SourceVpc is unset")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("placeholder") || w.contains("principal's")),
+        "{warnings:?}"
+    );
+    assert_eq!(json["decision"], "deny");
+
+    // Given on the command line: no warning for them, and the call is allowed.
+    let json = explain_json(&[
+        "--policy",
+        p,
+        "--model",
+        "amazon.nova-pro-v1:0",
+        "--context",
+        "aws:SourceIp=10.1.2.3",
+        "--context",
+        "bedrock:ServiceTier=flex",
+        "--account",
+        "111122223333",
+    ]);
+    assert_eq!(json["decision"], "allow");
+    let warnings = json["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}"); // aws:SourceVpc stays unset
+}
+
+/// `--policy` mode without `account_id`: the account comes from STS with the environment's
+/// credentials, as `serve` does (here an STS double on loopback).
+#[test]
+fn explain_takes_the_account_from_sts_in_policy_mode() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sts = runtime.block_on(sts::StsDouble::start());
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bedrock-guard"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL_STS", &sts.url)
+        .args([
+            "explain",
+            "--json",
+            "--policy",
+            &example("full-access.json"),
+            "--model",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["account"], sts::CALLER_ACCOUNT);
+    assert_eq!(json["account_source"], "sts");
+    assert!(json["checks"][0]["arn"]
+        .as_str()
+        .unwrap()
+        .contains(&format!(":{}:inference-profile/", sts::CALLER_ACCOUNT)));
+    assert_eq!(sts.calls().len(), 1);
+    drop(runtime);
 }

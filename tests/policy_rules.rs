@@ -14,13 +14,26 @@
 //! - [BR]   Amazon Bedrock User Guide, "Prerequisites for inference profiles" and the Service
 //!   Authorization Reference for Amazon Bedrock (condition key bedrock:InferenceProfileArn)
 //! - [ARN]  IAM User Guide, "IAM identifiers" / Resource element: ARN parts, case-sensitive, `*` and `?`
+//! - [RESW] IAM User Guide, "IAM JSON policy elements: Resource", section "Using wildcards in resource
+//!   ARNs" (reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards):
+//!   "You can use wildcard characters (* and ?) within the individual segments of an ARN (the parts
+//!   separated by colons) [...] If the * wildcard is the last character of a resource ARN segment, it
+//!   can expand to match beyond the colon boundaries."
+//! - [GRAM] IAM User Guide, "Grammar of the IAM JSON policy language" (reference_policies_grammar.html):
+//!   `<effect_block> = "Effect" : ("Allow" | "Deny")`, `<condition_block> = "Condition" : { <condition_map> }`,
+//!   `<action_string> = "<service-namespace>:<action-name>"`, a single value may replace a one-element list.
+//! - [IAMV] IAM's own answers to `CreatePolicy`, as recorded against AWS in the conformance table of
+//!   getmoto/moto `tests/test_iam/test_iam_policies.py` (`valid_policy_documents`,
+//!   `invalid_policy_document_test_cases`): the shapes IAM stores and the exact messages of the ones it
+//!   refuses, which the User Guide does not list. The ARN padding is read from IAM's own message
+//!   (`a:b:cadfsdf` is reported as `"arn:b:cadfsdf:*:*:*"`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::sync::Arc;
 
 use bedrock_guard::policy::{
-    AuthzRequest, Decision, Identity, Organization, PolicySet, PolicySource, Principal,
+    parse, AuthzRequest, Decision, Identity, Organization, PolicySet, PolicySource, Principal,
     RequestContext, ResourceCheck,
 };
 
@@ -1104,4 +1117,318 @@ mod layer_properties {
             prop_assert!(before != E || after == E, "an explicit deny stays explicit");
         }
     }
+}
+
+// --- what IAM accepts and refuses ------------------------------------------------------------------------
+
+/// `Ok(())`: IAM stores the policy, and so does the guard. `Err(message)`: IAM refuses it with that
+/// message, and the guard refuses it with the same message (plus where).
+type Grammar = (&'static str, &'static str, Result<(), &'static str>);
+
+fn statement(body: &str) -> String {
+    format!(r#"{{"Version": "2012-10-17", "Statement": {{{body}}}}}"#)
+}
+
+#[test]
+fn accepts_what_iam_accepts_and_refuses_what_it_refuses() {
+    const A: &str = r#""Effect": "Allow", "Action": "bedrock:InvokeModel""#;
+    let cases: &[Grammar] = &[
+        // [RESW][IAMV] fewer than six ARN parts (IAM stores `arn:aws:fdsasf`).
+        (
+            "[RESW] short ARN, service only",
+            r#""Resource": "arn:aws:bedrock""#,
+            Ok(()),
+        ),
+        (
+            "[RESW] short ARN ending in *",
+            r#""Resource": "arn:aws:bedrock:*""#,
+            Ok(()),
+        ),
+        (
+            "[RESW] short ARN with region",
+            r#""Resource": "arn:aws:bedrock:us-east-1:*""#,
+            Ok(()),
+        ),
+        (
+            "[RESW] partition wildcard",
+            r#""Resource": "arn:*:bedrock:*:*:*""#,
+            Ok(()),
+        ),
+        (
+            "[IAMV] resource list with *",
+            r#""Resource": ["arn:aws:bedrock:*:*:*", "*"]"#,
+            Ok(()),
+        ),
+        // [GRAM][IAMV] empty condition blocks.
+        (
+            "[IAMV] Condition {}",
+            r#""Resource": "*", "Condition": {}"#,
+            Ok(()),
+        ),
+        (
+            "[IAMV] empty operator block",
+            r#""Resource": "*", "Condition": {"StringEquals": {}}"#,
+            Ok(()),
+        ),
+        (
+            "[IAMV] empty block, unknown operator",
+            r#""Resource": "*", "Condition": {"x": {}, "y": {}}"#,
+            Ok(()),
+        ),
+        (
+            "[IAMV] empty list of values",
+            r#""Resource": "*", "Condition": {"DateGreaterThan": {"a": []}}"#,
+            Ok(()),
+        ),
+        (
+            "[IAMV] condition key without vendor",
+            r#""Resource": "*", "Condition": {"StringEqualsIfExists": {"a": "asf"}}"#,
+            Ok(()),
+        ),
+        (
+            "[IAMV] ForAnyValue with IfExists",
+            r#""Resource": "*", "Condition": {"ForAnyValue:StringEqualsIfExists": {"a": "asf"}}"#,
+            Ok(()),
+        ),
+        // [IAMV] the action name is free text after the one colon.
+        (
+            "[IAMV] free action name",
+            r#""Effect": "Allow", "Action": "iam: asdf safdsf af ", "Resource": "*""#,
+            Ok(()),
+        ),
+        (
+            "[IAMV] vendor with - and .",
+            r#""Effect": "Allow", "Action": ["s3-s:ListBucket", "s3.s:ListBucket"], "Resource": "*""#,
+            Ok(()),
+        ),
+        (
+            "[IAMV] NotAction with NotResource *",
+            r#""Effect": "Allow", "NotAction": "s3:ListBucket", "NotResource": "*""#,
+            Ok(()),
+        ),
+        // Refused, with IAM's wording.
+        (
+            "[IAMV] two colons",
+            r#""Effect": "Allow", "Action": "bedrock:Invoke:Model", "Resource": "*""#,
+            Err("Actions/Condition can contain only one colon."),
+        ),
+        (
+            "[IAMV] no vendor",
+            r#""Effect": "Allow", "Action": "InvokeModel", "Resource": "*""#,
+            Err("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
+        ),
+        (
+            "[IAMV] empty action",
+            r#""Effect": "Allow", "NotAction": "", "Resource": "*""#,
+            Err("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
+        ),
+        (
+            "[IAMV] bad vendor",
+            r#""Effect": "Allow", "Action": "a a:ListBucket", "Resource": "*""#,
+            Err("Vendor a a is not valid"),
+        ),
+        (
+            "[IAMV] not an ARN",
+            r#""Resource": "invalid resource""#,
+            Err(r#"Resource invalid resource must be in ARN format or "*"."#),
+        ),
+        (
+            "[IAMV] empty resource",
+            r#""Resource": """#,
+            Err(r#"Resource  must be in ARN format or "*"."#),
+        ),
+        (
+            "[IAMV] unknown partition",
+            r#""Resource": "arn:error:s3:::example_bucket""#,
+            Err(r#"Partition "error" is not valid for resource "arn:error:s3:::example_bucket"."#),
+        ),
+        (
+            "[IAMV] short, unknown partition",
+            r#""Resource": "a:b:cadfsdf""#,
+            Err(r#"Partition "b" is not valid for resource "arn:b:cadfsdf:*:*:*"."#),
+        ),
+        (
+            "[IAMV] no service",
+            r#""Resource": "arn:aws""#,
+            Err("Resource vendor must be fully qualified and cannot contain regexes."),
+        ),
+        (
+            "[IAMV] short ARN with an empty part",
+            r#""Resource": "arn:aws:s3::example_bucket""#,
+            Err("The policy failed legacy parsing"),
+        ),
+        (
+            "[IAMV] empty service",
+            r#""Resource": "arn:aws::::example_bucket""#,
+            Err("The policy failed legacy parsing"),
+        ),
+        (
+            "[IAMV][GRAM] Effect in the wrong case",
+            r#""Effect": "denY", "Action": "s3:ListBucket", "Resource": "*""#,
+            Err("The policy failed legacy parsing"),
+        ),
+        (
+            "[IAMV][GRAM] unknown Effect",
+            r#""Effect": "invalid", "Action": "s3:ListBucket", "Resource": "*""#,
+            Err("Syntax errors in policy."),
+        ),
+        (
+            "[IAMV] unknown operator with keys",
+            r#""Resource": "*", "Condition": {"x": {"a": "1"}}"#,
+            Err("Syntax errors in policy."),
+        ),
+        (
+            "[IAMV] operator block not an object",
+            r#""Resource": "*", "Condition": {"DateGreaterThan": []}"#,
+            Err("Syntax errors in policy."),
+        ),
+        (
+            "[IAMV] Condition not an object",
+            r#""Resource": "*", "Condition": []"#,
+            Err("Syntax errors in policy."),
+        ),
+        (
+            "[IAMV] double colon in qualifier",
+            r#""Resource": "*", "Condition": {"ForAnyValue::StringEqualsIfExists": {"a": "asf"}}"#,
+            Err("Syntax errors in policy."),
+        ),
+        (
+            "[IAMV] no resources",
+            r#""Effect": "Allow", "Action": "s3:ListBucket", "Resource": []"#,
+            Err("Policy statement must contain resources."),
+        ),
+        (
+            "[IAMV] no actions",
+            r#""Effect": "Allow", "Action": [], "Resource": "*""#,
+            Err("Policy statement must contain actions."),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for &(rule, body, want) in cases {
+        // Bodies without an Effect/Action get the Allow-InvokeModel prefix.
+        let body = if body.contains("\"Effect\"") {
+            body.to_owned()
+        } else {
+            format!("{A}, {body}")
+        };
+        let got = parse(&PolicySource {
+            name: "p".into(),
+            origin: "p.json".into(),
+            text: statement(&body),
+        });
+        let got = got.as_ref().map(|_| ()).map_err(|e| e.message());
+        if got != want {
+            failures.push(format!("{rule}: want {want:?}, got {got:?} for {body}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// [RESW][IAMV] what a short ARN means: the parts not written read as `*`, so a `*` ending the last
+/// written part reaches across the colons after it, while the written parts still match one part each.
+#[test]
+fn short_arns_match_as_iam_reads_them() {
+    const PROFILE_EU: &str =
+        "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.amazon.nova-pro-v1:0";
+    let allow = |resource: &str| {
+        format!(
+            r#"{{"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": "{resource}"}}"#
+        )
+    };
+    let cases: Vec<(String, &str, Want)> = vec![
+        (allow("arn:aws:bedrock:*"), FM, A),
+        (allow("arn:aws:bedrock:*"), PROFILE, A),
+        (allow("arn:aws:bedrock:*"), "arn:aws:s3:::bucket", I),
+        (allow("arn:aws:bedrock:us-east-1:*"), FM, A),
+        (allow("arn:aws:bedrock:us-east-1:*"), PROFILE, A),
+        (allow("arn:aws:bedrock:us-east-1:*"), PROFILE_EU, I),
+        (allow("arn:aws:bedrock:us-*"), PROFILE_EU, I),
+        (allow("arn:aws:bedrock:eu-*"), PROFILE_EU, A),
+        (allow("arn:aws:bedrock:us-east-1:111122223333"), PROFILE, A),
+        // The written account must match the account part: foundation models have none.
+        (allow("arn:aws:bedrock:us-east-1:111122223333"), FM, I),
+        // A Deny on a short ARN denies as widely.
+        (
+            format!(
+                r#"{ALLOW_ALL}, {{"Effect": "Deny", "Action": "bedrock:*", "Resource": "arn:aws:bedrock:eu-*"}}"#
+            ),
+            PROFILE_EU,
+            E,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (statements, arn, want) in cases {
+        let set = set("2012-10-17", &statements);
+        let checks = [ResourceCheck::new(arn)];
+        let got = outcome(&set.evaluate(&AuthzRequest {
+            principal_arn: "arn:aws:iam::111122223333:role/app",
+            action: INVOKE,
+            checks: &checks,
+            context: &RequestContext::new(),
+        }));
+        if got != want {
+            failures.push(format!("want {want:?}, got {got:?}: {statements} on {arn}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// [IAMV][GRAM] an empty operator block tests nothing (the statement applies), an empty list of values
+/// matches no value (positive operators fail, negated ones hold).
+#[test]
+fn empty_condition_shapes_mean_what_they_say() {
+    let cases: &[Case] = &[
+        // [RESW] a short ARN as an Arn* condition value reads the same way as in Resource.
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"ArnLike": {"bedrock:InferenceProfileArn": "arn:aws:bedrock:us-east-1:*"}}}"#,
+            INVOKE,
+            &[FM],
+            &[("bedrock:InferenceProfileArn", PROFILE)],
+            A,
+        ),
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"ArnLike": {"bedrock:InferenceProfileArn": "arn:aws:bedrock:eu-*"}}}"#,
+            INVOKE,
+            &[FM],
+            &[("bedrock:InferenceProfileArn", PROFILE)],
+            I,
+        ),
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {}}"#,
+            INVOKE,
+            &[FM],
+            &[],
+            A,
+        ),
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {}}}"#,
+            INVOKE,
+            &[FM],
+            &[],
+            A,
+        ),
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": []}}}"#,
+            INVOKE,
+            &[FM],
+            &[("aws:RequestedRegion", "us-east-1")],
+            I,
+        ),
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringNotEquals": {"aws:RequestedRegion": []}}}"#,
+            INVOKE,
+            &[FM],
+            &[("aws:RequestedRegion", "us-east-1")],
+            A,
+        ),
+        // A key without a vendor is a key no request carries.
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"RequestedRegion": "us-east-1"}}}"#,
+            INVOKE,
+            &[FM],
+            &[("aws:RequestedRegion", "us-east-1")],
+            I,
+        ),
+    ];
+    check_cases("2012-10-17", cases);
 }

@@ -27,7 +27,9 @@ pub struct Inbound<'a> {
 }
 
 /// Sets `aws:SourceIp`, `aws:CurrentTime`, `aws:EpochTime`, `aws:SecureTransport` (always `false`:
-/// clients speak plain HTTP to the guard), `bedrock:GuardrailIdentifier` and `bedrock:ServiceTier`.
+/// clients speak plain HTTP to the guard), `bedrock:GuardrailIdentifier` and `bedrock:ServiceTier`,
+/// and for a StartAsyncInvoke body with `tags`: `aws:RequestTag/<key>` and `aws:TagKeys` (the Service
+/// Authorization Reference lists both for bedrock:InvokeModel on async-invoke resources).
 pub fn fill(
     context: &mut RequestContext,
     operation: Operation,
@@ -72,6 +74,11 @@ pub fn fill(
     if let Some(tier) = header(SERVICE_TIER_HEADER) {
         context.set("bedrock:ServiceTier", tier);
     }
+    if operation == Operation::StartAsyncInvoke && read_body {
+        if let Ok(body) = serde_json::from_slice::<serde_json::Value>(inbound.body) {
+            set_request_tags(context, &body["tags"]);
+        }
+    }
     if converse && read_body {
         if let Ok(body) = serde_json::from_slice::<serde_json::Value>(inbound.body) {
             let guardrail = &body["guardrailConfig"];
@@ -86,6 +93,24 @@ pub fn fill(
                 context.set("bedrock:ServiceTier", tier);
             }
         }
+    }
+}
+
+/// `aws:RequestTag/<key>` for each `{"key", "value"}` of a StartAsyncInvoke `tags` list, and
+/// `aws:TagKeys` (multi-valued) listing the keys. A body without tags sets neither.
+fn set_request_tags(context: &mut RequestContext, tags: &serde_json::Value) {
+    let Some(tags) = tags.as_array() else {
+        return;
+    };
+    let mut keys = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if let (Some(key), Some(value)) = (tag["key"].as_str(), tag["value"].as_str()) {
+            context.set(&format!("aws:RequestTag/{key}"), value);
+            keys.push(key.to_owned());
+        }
+    }
+    if !keys.is_empty() {
+        context.set_many("aws:TagKeys", keys);
     }
 }
 
@@ -177,5 +202,32 @@ mod tests {
         // Not parsed when no policy reads it.
         let c = keys(Operation::Converse, &[], body, false);
         assert_eq!(one(&c, "bedrock:GuardrailIdentifier"), None);
+    }
+
+    #[test]
+    fn start_async_invoke_tags_become_request_tags() {
+        let body = r#"{"modelId": "amazon.nova-reel-v1:0", "modelInput": {}, "outputDataConfig": {},
+            "tags": [{"key": "team", "value": "ml"}, {"key": "cost-center", "value": "42"}]}"#;
+        let c = keys(Operation::StartAsyncInvoke, &[], body, true);
+        assert_eq!(one(&c, "aws:RequestTag/team"), Some("ml"));
+        assert_eq!(one(&c, "aws:requesttag/COST-CENTER"), Some("42"));
+        assert_eq!(
+            c.get("aws:TagKeys").map(<[String]>::to_vec),
+            Some(vec!["team".to_owned(), "cost-center".to_owned()])
+        );
+        // No tags, not read, or another operation: unset.
+        let untagged = r#"{"modelId": "amazon.nova-reel-v1:0"}"#;
+        assert_eq!(
+            keys(Operation::StartAsyncInvoke, &[], untagged, true).get("aws:TagKeys"),
+            None
+        );
+        assert_eq!(
+            keys(Operation::StartAsyncInvoke, &[], body, false).get("aws:TagKeys"),
+            None
+        );
+        assert_eq!(
+            keys(Operation::Converse, &[], body, true).get("aws:TagKeys"),
+            None
+        );
     }
 }

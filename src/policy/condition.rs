@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::net::IpAddr;
 
-use super::error::{PolicyError, SYNTAX, VENDOR_PREFIX};
+use super::error::{PolicyError, SYNTAX};
 use super::glob::Case;
 use super::request::RequestContext;
 use super::resource::ArnPattern;
@@ -272,15 +272,8 @@ impl Condition {
         values: Vec<String>,
         variables: bool,
     ) -> Result<Self, PolicyError> {
-        if !has_vendor_prefix(key) {
-            return Err(
-                PolicyError::problem(VENDOR_PREFIX).with_detail(format!("condition key \"{key}\""))
-            );
-        }
-        if values.is_empty() {
-            return Err(PolicyError::problem(SYNTAX)
-                .with_detail(format!("no values for condition key \"{key}\"")));
-        }
+        // IAM stores a condition key without a vendor prefix (`"a"`) and an empty list of values
+        // (`"a": []`); the first is a key no request carries, the second a list no value matches.
         let invalid = |v: &str, what: &str| {
             PolicyError::problem(SYNTAX)
                 .with_detail(format!("{operator} {key}: \"{v}\" is not {what}"))
@@ -473,11 +466,6 @@ impl fmt::Display for Condition {
             self.values.join(" | ")
         )
     }
-}
-
-/// `service:name`, as AWS requires of actions and condition keys.
-pub(crate) fn has_vendor_prefix(name: &str) -> bool {
-    matches!(name.split_once(':'), Some((vendor, _)) if !vendor.is_empty())
 }
 
 /// IAM numbers: integers or decimals (`"10"`, `"2.5"`, `-3`); no NaN, no infinities, no hex.
@@ -996,18 +984,9 @@ mod tests {
             Ok(c) => panic!("accepted {c}"),
             Err(e) => e,
         };
-        assert_eq!(
-            err(new("StringEquals", "RequestedRegion", &["a"], true)).message(),
-            VENDOR_PREFIX
-        );
-        assert_eq!(
-            err(new("StringEquals", ":x", &["a"], true)).message(),
-            VENDOR_PREFIX
-        );
-        assert_eq!(
-            err(new("StringEquals", REGION, &[], true)).message(),
-            SYNTAX
-        );
+        // Accepted by IAM: a key without a vendor, an empty list of values.
+        assert!(new("StringEquals", "RequestedRegion", &["a"], true).is_ok());
+        assert!(new("StringEquals", REGION, &[], true).is_ok());
         assert_eq!(
             err(new("Null", REGION, &["yes"], true)).message(),
             "Null condition values must be \"true\" or \"false\", not \"yes\"."

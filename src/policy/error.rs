@@ -11,6 +11,10 @@ pub const MISSING_ACTIONS: &str = "Policy statement must contain actions.";
 pub const MISSING_RESOURCES: &str = "Policy statement must contain resources.";
 pub const VENDOR_PREFIX: &str =
     "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.";
+pub const ONE_COLON: &str = "Actions/Condition can contain only one colon.";
+/// AWS: an element IAM's first, lenient reading accepts and its second refuses (`"Effect": "allow"`,
+/// a short ARN with an empty part, a date it cannot read).
+pub const LEGACY_PARSING: &str = "The policy failed legacy parsing";
 pub const DUPLICATE_SID: &str = "Statement IDs (SID) in a single policy must be unique.";
 pub const SID_FORMAT: &str = "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*";
 pub const PRINCIPAL: &str = "Policy document should not specify a principal.";

@@ -8,46 +8,42 @@
 //! parts, condition values parsed) and statements are indexed ([`super::index`]), so evaluation neither
 //! parses nor allocates on the common path.
 
-use std::fmt;
 use std::sync::Arc;
 
 use super::condition::Context;
 use super::document::{parse, Effect, PolicyDocument, PolicySource, Statement};
 use super::error::PolicyError;
-use super::explain::{Decision, LayerRef};
 use super::glob::Case;
 use super::index::{Id, Index, Key, Walk};
-use super::request::{AuthzRequest, RequestContext, ResourceCheck};
+use super::request::{RequestContext, ResourceCheck};
 use super::resource::{Arn, ArnPattern, SharedHeads};
+pub use super::rule::RuleRef;
 use super::shared::Shared;
 use super::variables::{NoVars, Template};
 
 /// Condition keys whose value is read from the request body: a policy set that reads none of them lets
 /// the proxy skip parsing bodies.
-pub const BODY_KEYS: &[&str] = &["bedrock:GuardrailIdentifier", "bedrock:ServiceTier"];
+pub const BODY_KEYS: &[&str] = &[
+    "bedrock:GuardrailIdentifier",
+    "bedrock:ServiceTier",
+    "aws:TagKeys",
+];
+
+/// Body keys named by prefix: `aws:RequestTag/<key>` (the `tags` of a StartAsyncInvoke body).
+pub const BODY_KEY_PREFIXES: &[&str] = &["aws:RequestTag/"];
+
+/// Whether `key` is read from the request body ([`BODY_KEYS`], [`BODY_KEY_PREFIXES`]).
+pub fn is_body_key(key: &str) -> bool {
+    BODY_KEYS.iter().any(|b| b.eq_ignore_ascii_case(key))
+        || BODY_KEY_PREFIXES.iter().any(|p| {
+            key.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
+}
 
 /// Below this many statements, scan them all instead of indexing them. Measured: even at 10 statements
 /// the index was faster than a scan, so everything is indexed; tests use the knob to force the index.
 const SMALL_SET: usize = 0;
-
-/// Which statement decided: `policy#Sid`, or `policy#statement[3]` (0-based) when it has no Sid.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RuleRef {
-    /// The policy's short name ([`PolicySource::name`]).
-    pub policy: Arc<str>,
-    pub sid: Option<Arc<str>>,
-    /// Position in the policy's `Statement` array.
-    pub index: usize,
-}
-
-impl fmt::Display for RuleRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.sid {
-            Some(sid) => write!(f, "{}#{sid}", self.policy),
-            None => write!(f, "{}#statement[{}]", self.policy, self.index),
-        }
-    }
-}
 
 /// Policies compiled for evaluation. Immutable; cheap to share behind an `Arc`.
 #[derive(Debug, Clone, Default)]
@@ -265,10 +261,7 @@ impl PolicySet {
         }
         index.finish();
         set.index = index;
-        set.reads_body = set.statements.iter().any(|s| {
-            s.keys()
-                .any(|k| BODY_KEYS.iter().any(|b| b.eq_ignore_ascii_case(k)))
-        });
+        set.reads_body = set.statements.iter().any(|s| s.keys().any(is_body_key));
         Ok(set)
     }
 
@@ -290,6 +283,11 @@ impl PolicySet {
     /// Where the documents came from, in order.
     pub fn origins(&self) -> &[String] {
         &self.origins
+    }
+
+    /// Every condition key some statement reads (in conditions or policy variables), repeats included.
+    pub fn condition_keys(&self) -> impl Iterator<Item = &str> {
+        self.statements.iter().flat_map(CompiledStatement::keys)
     }
 
     /// Whether some statement reads a condition key taken from the request body ([`BODY_KEYS`]).
@@ -372,20 +370,14 @@ impl PolicySet {
         });
         (deny, allow)
     }
-
-    /// Decides one request with this set as the only layer (identity-policy semantics): a Deny on any
-    /// check denies; otherwise every check needs an Allow; no checks at all is a deny (fail closed).
-    pub fn evaluate(&self, req: &AuthzRequest<'_>) -> Decision {
-        let layer = LayerRef::identity();
-        super::org::evaluate_layers([(&layer, self)], req)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::policy::document::Targets;
-    use crate::policy::request::{RequestContext, ResourceCheck};
+    use crate::policy::explain::Decision;
+    use crate::policy::request::{AuthzRequest, RequestContext, ResourceCheck};
     use proptest::prelude::*;
 
     const PRINCIPAL: &str = "arn:aws:iam::123456789012:user/alice";
@@ -468,7 +460,8 @@ mod tests {
             ("bedrock:?onverse", "bedrock:Converse", true),
             ("bedrock:?Converse", "bedrock:Converse", false),
             ("s3:*", "bedrock:Converse", false),
-            ("bedrock*:Converse", "bedrock:Converse", true),
+            // A wildcard may stand for the whole vendor (IAM refuses `bedrock*:` as a vendor).
+            ("*:Converse", "bedrock:Converse", true),
         ];
         for &(pattern, action, want) in cases {
             let text = format!(

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::document::Effect;
-use super::evaluate::RuleRef;
+use super::rule::RuleRef;
 
 /// The kind of policy layer, as AWS names them in AccessDenied messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -69,6 +69,23 @@ pub fn lint(set: &PolicySet, catalog: &Catalog) -> Vec<Lint> {
             warn("never applies: aws:SecureTransport is always false behind the guard (clients speak plain HTTP to it)".to_owned());
         }
 
+        // Shapes IAM accepts that test nothing the author can have meant.
+        for c in s.source.conditions() {
+            if !c.key().contains(':') {
+                warn(format!(
+                    "condition key {} has no vendor prefix (aws:, bedrock:, ...): IAM accepts it, but no request carries it, so the condition always sees a missing key",
+                    c.key()
+                ));
+            }
+            if c.values().is_empty() {
+                warn(format!(
+                    "{} {} has no values: it matches no request value",
+                    c.operator(),
+                    c.key()
+                ));
+            }
+        }
+
         // Patterns that name no known model.
         for p in s.resources.patterns.iter() {
             if let Some(unknown) = unknown_model_pattern(p, catalog) {
@@ -178,5 +195,13 @@ mod tests {
             3,
             "{never:?}"
         );
+        let odd = lints(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","Resource":"*","Condition":{"StringEquals":{"RequestedRegion":"us-east-1","aws:PrincipalTag/team":[]}}}}"#,
+        );
+        assert!(
+            odd.iter().any(|l| l.contains("has no vendor prefix")),
+            "{odd:?}"
+        );
+        assert!(odd.iter().any(|l| l.contains("has no values")), "{odd:?}");
     }
 }

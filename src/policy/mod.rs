@@ -10,7 +10,11 @@
 //! - [`condition`] and [`variables`]: every IAM condition operator; policy variables.
 //! - [`resource`] and [`glob`]: ARN-aware and wildcard matching, linear-time, allocation-free.
 //! - [`lint`] and [`catalog`]: warnings for policies that parse but probably do not mean what they say.
-//! - [`request`]: what the engine is asked ([`AuthzRequest`]).
+//! - [`request`]: what the engine is asked ([`AuthzRequest`]); [`rule`]: which statement decided
+//!   ([`RuleRef`]).
+//!
+//! Dependencies run one way: `org` -> `evaluate` -> `rule` <- `explain` <- `org`; nothing below
+//! `org` knows how layers combine.
 //!
 //! The semantics follow AWS's policy evaluation logic; `docs/DESIGN.md` lists the deliberate gaps.
 
@@ -32,6 +36,7 @@ pub mod lint;
 pub mod org;
 pub mod request;
 pub mod resource;
+pub mod rule;
 pub(crate) mod shared;
 pub mod variables;
 
@@ -39,8 +44,9 @@ pub use catalog::Catalog;
 pub use condition::{BaseOperator, Condition, Operator, SetQualifier};
 pub use document::{parse, Effect, PolicyDocument, PolicySource, Statement, Targets, Version};
 pub use error::{PolicyError, StatementLocation};
-pub use evaluate::{PolicySet, RuleRef, BODY_KEYS};
+pub use evaluate::{PolicySet, BODY_KEYS};
 pub use explain::{Decision, LayerKind, LayerRef};
 pub use lint::{lint, Lint};
 pub use org::{Identity, OrgError, Organization, Principal};
 pub use request::{AuthzRequest, RequestContext, ResourceCheck};
+pub use rule::RuleRef;

@@ -17,6 +17,17 @@ use super::request::{AuthzRequest, RequestContext};
 use super::resource::Arn;
 
 /// Decides `req` against `layers` (in reporting order). Allocates nothing on an allow.
+impl PolicySet {
+    /// Decides one request with this set as the only layer (identity-policy semantics): a Deny on any
+    /// check denies; otherwise every check needs an Allow; no checks at all is a deny (fail closed).
+    /// Defined here, beside the layer logic it uses, so that compiling policies does not depend on
+    /// combining them.
+    pub fn evaluate(&self, req: &AuthzRequest<'_>) -> Decision {
+        let layer = LayerRef::identity();
+        evaluate_layers([(&layer, self)], req)
+    }
+}
+
 pub(crate) fn evaluate_layers<'a, I>(layers: I, req: &AuthzRequest<'_>) -> Decision
 where
     I: IntoIterator<Item = (&'a LayerRef, &'a PolicySet)>,

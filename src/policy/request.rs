@@ -67,6 +67,11 @@ impl RequestContext {
         self.set("aws:EpochTime", secs.to_string());
     }
 
+    /// Every key with its values, in the order they were first set.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
     /// The values of `key` (case-insensitive name), or `None` when the key is absent from the request.
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.entries

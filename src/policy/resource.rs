@@ -4,6 +4,11 @@
 //! (everything after the fifth colon, which may itself contain `:` and `/`). A `*` in one of the first five
 //! parts therefore never swallows a colon into the next part, which a whole-string glob would allow.
 //! Matching is case-sensitive, like IAM's.
+//!
+//! IAM also accepts resources with fewer than six parts (`arn:aws:bedrock:*`,
+//! `arn:aws:bedrock:us-east-1:*`) and reads the missing parts as `*`: its own error messages print
+//! `a:b:cadfsdf` as `"arn:b:cadfsdf:*:*:*"`, and the Resource element page says a `*` that ends a segment
+//! "can expand to match beyond the colon boundaries". [`ArnPattern`] pads them the same way.
 
 use std::fmt;
 use std::sync::Arc;
@@ -67,7 +72,67 @@ pub enum ArnPattern {
         /// point at one copy (240 bytes and three small strings saved per pattern).
         head: Arc<[Template; HEAD_PARTS]>,
         resource: Template,
+        /// How many parts were written (3 to 6); the others were padded with `*`. Kept so that the
+        /// pattern displays as written.
+        written: u8,
     },
+}
+
+/// The partitions IAM knows; any other partition is refused, as IAM does.
+pub const PARTITIONS: &[&str] = &[
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+];
+
+/// IAM's checks on a `Resource` / `NotResource` entry, in IAM's order and with IAM's wording. `Err` is
+/// the message IAM gives; `Ok` means IAM stores the policy (then [`ArnPattern::parse_with_variables`]
+/// reads it).
+pub fn validate(text: &str) -> Result<(), String> {
+    if text == "*" {
+        return Ok(());
+    }
+    let Some((_, rest)) = text.split_once(':') else {
+        return Err(format!("Resource {text} must be in ARN format or \"*\"."));
+    };
+    let (partition, after) = match rest.split_once(':') {
+        Some((partition, after)) => (partition, Some(after)),
+        None => (rest, None),
+    };
+    // A policy variable may stand for the partition; IAM resolves it at evaluation.
+    if partition != "*" && !partition.contains("${") && !PARTITIONS.contains(&partition) {
+        let mut parts: Vec<&str> = after.map(|a| a.split(':').collect()).unwrap_or_default();
+        if parts.len() == 1 && parts[0].is_empty() {
+            parts.clear();
+        }
+        let (head, tail) = parts.split_at(parts.len().min(HEAD_PARTS - 2));
+        let mut shown = vec!["arn", partition];
+        shown.extend(head);
+        while shown.len() < HEAD_PARTS {
+            shown.push("*");
+        }
+        let tail = tail.join(":");
+        shown.push(if tail.is_empty() { "*" } else { &tail });
+        return Err(format!(
+            "Partition \"{partition}\" is not valid for resource \"{}\".",
+            shown.join(":")
+        ));
+    }
+    let Some(after) = after else {
+        return Err("Resource vendor must be fully qualified and cannot contain regexes.".into());
+    };
+    // IAM's "legacy parsing": a short ARN may not leave a part empty, and the service is never empty.
+    let colons = text.bytes().filter(|&b| b == b':').count();
+    let service = after.split(':').next().unwrap_or("");
+    if (colons < HEAD_PARTS && text.contains("::")) || service.is_empty() {
+        return Err("The policy failed legacy parsing".into());
+    }
+    Ok(())
 }
 
 /// Heads already seen while compiling one policy set, for [`ArnPattern::share_head`].
@@ -81,20 +146,21 @@ impl ArnPattern {
     }
 
     /// Like [`ArnPattern::parse`], expanding policy variables when `variables` is true (Version
-    /// 2012-10-17). `Err` is a detail for a syntax error in a variable; `Ok(None)` is "not an ARN".
-    /// A colon inside `${...}` (`${aws:PrincipalTag/team}`) does not separate parts.
+    /// 2012-10-17). `Err` is a detail for a syntax error in a variable; `Ok(None)` is "not an ARN"
+    /// (fewer than three parts). A colon inside `${...}` (`${aws:PrincipalTag/team}`) does not
+    /// separate parts. Missing parts read as `*` (see the module comment); the first part reads as
+    /// `arn` whatever it says, as IAM prints it.
     pub fn parse_with_variables(text: &str, variables: bool) -> Result<Option<Self>, String> {
         if text == "*" {
             return Ok(Some(Self::Any));
         }
-        let Some((head, resource)) = split_parts(text, variables) else {
-            return Ok(None);
-        };
-        if head[0] != "arn" {
+        let (head, written, resource) = split_parts(text, variables);
+        if written < 3 {
             return Ok(None);
         }
         let mut parts = Vec::with_capacity(HEAD_PARTS);
-        for part in head {
+        parts.push(Template::parse("arn", false)?);
+        for part in &head[1..] {
             parts.push(Template::parse(part, variables)?);
         }
         let Ok(head) = <[Template; HEAD_PARTS]>::try_from(parts) else {
@@ -103,6 +169,7 @@ impl ArnPattern {
         Ok(Some(Self::Arn {
             head: Arc::new(head),
             resource: Template::parse(resource, variables)?,
+            written,
         }))
     }
 
@@ -118,7 +185,7 @@ impl ArnPattern {
     pub fn matches(&self, arn: Option<&Arn<'_>>, vars: &dyn Vars) -> bool {
         match (self, arn) {
             (Self::Any, _) => true,
-            (Self::Arn { head, resource }, Some(arn)) => {
+            (Self::Arn { head, resource, .. }, Some(arn)) => {
                 head.iter()
                     .zip(arn.head.iter())
                     .all(|(p, t)| p.glob(t, Case::Sensitive, vars))
@@ -170,7 +237,7 @@ impl ArnPattern {
     pub fn has_variables(&self) -> bool {
         match self {
             Self::Any => false,
-            Self::Arn { head, resource } => {
+            Self::Arn { head, resource, .. } => {
                 resource.has_variables() || head.iter().any(Template::has_variables)
             }
         }
@@ -180,7 +247,7 @@ impl ArnPattern {
     pub fn variable_keys(&self) -> Vec<&str> {
         match self {
             Self::Any => Vec::new(),
-            Self::Arn { head, resource } => head
+            Self::Arn { head, resource, .. } => head
                 .iter()
                 .chain(std::iter::once(resource))
                 .flat_map(Template::variable_keys)
@@ -189,9 +256,10 @@ impl ArnPattern {
     }
 }
 
-/// Splits at the first five colons that are not inside `${...}`.
-fn split_parts(text: &str, variables: bool) -> Option<([&str; HEAD_PARTS], &str)> {
-    let mut head = [""; HEAD_PARTS];
+/// Splits at the first five colons that are not inside `${...}`; parts not written are `*`. Also
+/// returns how many parts were written.
+fn split_parts(text: &str, variables: bool) -> ([&str; HEAD_PARTS], u8, &str) {
+    let mut head = ["*"; HEAD_PARTS];
     let mut filled = 0;
     let mut start = 0;
     let mut depth = 0usize;
@@ -213,18 +281,34 @@ fn split_parts(text: &str, variables: bool) -> Option<([&str; HEAD_PARTS], &str)
         }
         i += 1;
     }
-    (filled == HEAD_PARTS).then(|| (head, &text[start..]))
+    if filled == HEAD_PARTS {
+        return (head, 6, &text[start..]);
+    }
+    // The last written part is a head part; the parts after it stay `*`.
+    head[filled] = &text[start..];
+    (head, (filled + 1) as u8, "*")
 }
 
 impl fmt::Display for ArnPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Any => f.write_str("*"),
-            Self::Arn { head, resource } => {
-                for part in head.iter() {
-                    write!(f, "{}:", part.as_str())?;
+            Self::Arn {
+                head,
+                resource,
+                written,
+            } => {
+                let written = usize::from(*written);
+                for (i, part) in head.iter().take(written).enumerate() {
+                    if i > 0 {
+                        f.write_str(":")?;
+                    }
+                    f.write_str(part.as_str())?;
                 }
-                f.write_str(resource.as_str())
+                if written > HEAD_PARTS {
+                    write!(f, ":{}", resource.as_str())?;
+                }
+                Ok(())
             }
         }
     }
@@ -323,6 +407,60 @@ mod tests {
             // The request resource `*` (list operations) only matches the pattern `*`.
             ("arn:*:*:*:*:*", "*", false),
             ("arn:aws:bedrock:*:*:*", "arn:aws:bedrock", false),
+            // Fewer than six parts: the missing parts read as `*`.
+            (
+                "arn:aws:bedrock:*",
+                "arn:aws:bedrock:eu-west-1:1:inference-profile/eu.x",
+                true,
+            ),
+            (
+                "arn:aws:bedrock:*",
+                "arn:aws:bedrock:us-east-1::foundation-model/a:b",
+                true,
+            ),
+            ("arn:aws:bedrock:*", "arn:aws:s3:::bucket", false),
+            (
+                "arn:aws:bedrock:us-east-1:*",
+                "arn:aws:bedrock:us-east-1::foundation-model/x",
+                true,
+            ),
+            (
+                "arn:aws:bedrock:us-east-1:*",
+                "arn:aws:bedrock:us-west-2::foundation-model/x",
+                false,
+            ),
+            (
+                "arn:aws:bedrock:us-*",
+                "arn:aws:bedrock:us-west-2:1:inference-profile/x",
+                true,
+            ),
+            (
+                "arn:aws:bedrock:us-*",
+                "arn:aws:bedrock:eu-west-1:1:inference-profile/x",
+                false,
+            ),
+            (
+                "arn:aws:bedrock",
+                "arn:aws:bedrock:eu-west-1:1:inference-profile/x",
+                true,
+            ),
+            (
+                "arn:aws:bedrock:us-east-1",
+                "arn:aws:bedrock:us-east-1::foundation-model/x",
+                true,
+            ),
+            (
+                "arn:aws:bedrock:us-east-1:1",
+                "arn:aws:bedrock:us-east-1:2:inference-profile/x",
+                false,
+            ),
+            (
+                "arn:aws:bedrock:us-east-1:1",
+                "arn:aws:bedrock:us-east-1:1:inference-profile/x",
+                true,
+            ),
+            // The padded parts still match segment by segment: the region `*` is not the account.
+            ("arn:aws:bedrock:*", "*", false),
         ];
         for &(pattern, arn, want) in cases {
             assert_eq!(matches(pattern, arn), want, "{pattern} vs {arn}");
@@ -331,7 +469,7 @@ mod tests {
 
     #[test]
     fn rejects_non_arns() {
-        for bad in ["", "foo", "arn:aws:bedrock", "foo:aws:bedrock:::x", "**"] {
+        for bad in ["", "foo", "arn:aws", "arn:", "**"] {
             assert_eq!(ArnPattern::parse(bad), None, "{bad}");
         }
     }
@@ -376,10 +514,62 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        let text = "arn:aws:bedrock:*::foundation-model/a:b";
-        assert_eq!(
-            ArnPattern::parse(text).map(|p| p.to_string()).as_deref(),
-            Some(text)
-        );
+        for text in [
+            "arn:aws:bedrock:*::foundation-model/a:b",
+            "arn:aws:bedrock:*",
+            "arn:aws:bedrock:us-east-1:*",
+            "arn:aws:bedrock:us-east-1:1:",
+            "arn:aws:bedrock",
+        ] {
+            assert_eq!(
+                ArnPattern::parse(text).map(|p| p.to_string()).as_deref(),
+                Some(text)
+            );
+        }
+    }
+
+    /// IAM's wording for the resources it refuses (the cases moto records from IAM's answers).
+    #[test]
+    fn validate_says_what_iam_says() {
+        let cases: &[(&str, Result<(), &str>)] = &[
+            ("*", Ok(())),
+            ("arn:aws:bedrock:*", Ok(())),
+            ("arn:aws:bedrock:us-east-1:*", Ok(())),
+            ("arn:aws:fdsasf", Ok(())),
+            ("arn:*:bedrock:*:*:*", Ok(())),
+            ("arn:aws:s3:::bucket", Ok(())),
+            ("", Err("Resource  must be in ARN format or \"*\".")),
+            ("adf", Err("Resource adf must be in ARN format or \"*\".")),
+            (
+                "a:bsdfdsafsad",
+                Err("Partition \"bsdfdsafsad\" is not valid for resource \"arn:bsdfdsafsad:*:*:*:*\"."),
+            ),
+            (
+                "a:b:cadfsdf",
+                Err("Partition \"b\" is not valid for resource \"arn:b:cadfsdf:*:*:*\"."),
+            ),
+            (
+                "a:b:c:d:e:f:g:h",
+                Err("Partition \"b\" is not valid for resource \"arn:b:c:d:e:f:g:h\"."),
+            ),
+            (
+                "aws:s3:::example_bucket",
+                Err("Partition \"s3\" is not valid for resource \"arn:s3:::example_bucket:*\"."),
+            ),
+            (
+                "arn:aws",
+                Err("Resource vendor must be fully qualified and cannot contain regexes."),
+            ),
+            ("arn:aws:s3::example_bucket", Err("The policy failed legacy parsing")),
+            ("arn:aws::::example_bucket", Err("The policy failed legacy parsing")),
+            ("arn:aws::fdsasf", Err("The policy failed legacy parsing")),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                validate(text).as_ref().map_err(String::as_str),
+                want.as_ref().map_err(|e| *e),
+                "{text}"
+            );
+        }
     }
 }
