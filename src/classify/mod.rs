@@ -11,6 +11,7 @@
 //! Anything that does not match a route exactly (other methods, trailing slashes, extra segments,
 //! different case) is an unknown operation: guessing what a client meant is how proxies get bypassed.
 
+pub mod body;
 mod error;
 mod model_id;
 mod resources;
