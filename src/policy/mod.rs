@@ -11,6 +11,7 @@
 //! - [`resource`] and [`glob`]: ARN-aware and wildcard matching, linear-time, allocation-free.
 //! - [`lint`] and [`catalog`]: warnings for policies that parse but probably do not mean what they say.
 //! - [`request`]: what the engine is asked ([`AuthzRequest`]).
+//! - [`s3`]: per-principal allowlists of the S3 locations a request may name ([`S3Access`]).
 //!
 //! The semantics follow AWS's policy evaluation logic; `docs/DESIGN.md` lists the deliberate gaps.
 
@@ -32,6 +33,7 @@ pub mod lint;
 pub mod org;
 pub mod request;
 pub mod resource;
+pub mod s3;
 pub(crate) mod shared;
 pub mod variables;
 
@@ -44,3 +46,4 @@ pub use explain::{Decision, LayerKind, LayerRef};
 pub use lint::{lint, Lint};
 pub use org::{Identity, OrgError, Organization, Principal};
 pub use request::{AuthzRequest, RequestContext, ResourceCheck};
+pub use s3::{S3Access, S3PatternError};
