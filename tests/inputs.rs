@@ -79,7 +79,8 @@ async fn a_deny_on_the_priority_tier_cannot_be_bypassed() {
     };
     let bom = [b"\xEF\xBB\xBF".as_slice(), tier("priority").as_bytes()].concat();
     // (name, path, headers, body, expected status)
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<u8>, u16)> = vec![
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16);
+    let cases: Vec<Case> = vec![
         (
             "flex is allowed",
             CONVERSE,

@@ -111,11 +111,13 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        let mut config = Config::default();
-        config.principals = vec![
-            named("open", Some(&["s3://shared/*"])),
-            named("closed", None),
-        ];
+        let mut config = Config {
+            principals: vec![
+                named("open", Some(&["s3://shared/*"])),
+                named("closed", None),
+            ],
+            ..Config::default()
+        };
         let lists = S3Allowlists::compile(&config).unwrap();
         let uri = "s3://shared/a";
         // Gateway callers: only what their entry allows, nothing without one.
@@ -147,8 +149,10 @@ mod tests {
 
     #[test]
     fn bad_patterns_name_where_they_are() {
-        let mut config = Config::default();
-        config.principals = vec![named("app", Some(&["s3://Bucket/*"]))];
+        let config = Config {
+            principals: vec![named("app", Some(&["s3://Bucket/*"]))],
+            ..Config::default()
+        };
         let err = S3Allowlists::compile(&config).unwrap_err().to_string();
         assert!(err.contains("principals \"app\" s3_locations"), "{err}");
         assert!(err.contains("s3://Bucket/*"), "{err}");

@@ -126,7 +126,8 @@ mod tests {
 
     #[test]
     fn duplicate_parameter_headers_are_refused() {
-        let cases: Vec<(&[(&str, &str)], Option<&str>)> = vec![
+        type Headers<'a> = &'a [(&'a str, &'a str)];
+        let cases: Vec<(Headers, Option<&str>)> = vec![
             (&[("x-amzn-bedrock-service-tier", "flex")], None),
             (
                 &[

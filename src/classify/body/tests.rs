@@ -386,9 +386,7 @@ fn reference(body: &Value) -> (Seen, Seen, Seen, Vec<String>) {
             Some(_) => Seen::Ambiguous,
         }
     }
-    fn container<'a>(
-        v: Option<&'a Value>,
-    ) -> Result<Option<&'a serde_json::Map<String, Value>>, ()> {
+    fn container(v: Option<&Value>) -> Result<Option<&serde_json::Map<String, Value>>, ()> {
         match v {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(m)) => Ok(Some(m)),
