@@ -128,6 +128,17 @@ fn body_keys() {
 }
 
 #[test]
+fn the_sigv4_seed_is_a_valid_signature_and_tampering_breaks_it() {
+    let seed =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/sigv4/seed-valid"))
+            .unwrap();
+    assert!(harness::sigv4_verifies(&seed));
+    let mut tampered = seed.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    assert!(!harness::sigv4_verifies(&tampered));
+}
+
+#[test]
 fn every_target_has_a_test_and_a_cargo_fuzz_binary() {
     let manifest =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/Cargo.toml"))
