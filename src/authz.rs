@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
+use crate::classify::body::BodyKeys;
 use crate::classify::{self, ModelId, Operation, ResourceContext, Target};
 use crate::config::{Expectation, Snapshot};
 use crate::guard::FALLBACK_REGION;
@@ -159,13 +160,13 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
         operation,
         &Inbound {
             headers: &HeaderMap::new(),
-            body: &[],
+            body: &BodyKeys::default(),
             client_ip: Some(source_ip),
         },
-        false,
         &region,
         Some(account),
-    );
+    )
+    .map_err(|e| QuestionError(e.to_string()))?;
     let mut given: Vec<(&str, Vec<String>)> = Vec::new();
     for (key, value) in &question.context {
         match given.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {

@@ -4,7 +4,8 @@
 //!
 //! - [`auth`]: who is calling (fixed principal, API keys, SigV4 with gateway keys, trusted header).
 //! - [`classify`]: which operation (InvokeModel, Converse, ...), which model id (canonicalized: decoded
-//!   once, hostile forms refused), and which resource ARNs the call is authorized against.
+//!   once, hostile forms refused), which resource ARNs the call is authorized against, and what the
+//!   body says that policy reads (scanned fail-closed).
 //! - [`policy`]: a pure IAM/SCP-style engine; compiled once per configuration, evaluated per request.
 //! - [`aws`]: the proxy's own credentials (standard AWS chain, cached) and SigV4 signing.
 //! - [`upstream`]: the pooled connection to Bedrock Runtime.

@@ -48,6 +48,7 @@ fn principal(name: &str, team: &str) -> NamedPrincipalConfig {
         tags: [("team".to_owned(), team.to_owned())].into_iter().collect(),
         identity: Default::default(),
         assume_role_arn: None,
+        s3_locations: None,
     }
 }
 

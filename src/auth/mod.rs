@@ -389,6 +389,7 @@ mod tests {
                 .collect(),
             identity: IdentityMode::Unrestricted,
             assume_role_arn: None,
+            s3_locations: None,
         }];
         config.auth.allow_inline_secrets = true;
         config.auth.allowed_regions = allowed_regions;

@@ -7,10 +7,13 @@
 //! - `model_id`: decoding, validation and canonical encoding of [`ModelId`]s.
 //! - `resources`: [`resource_checks`], the inference profile table and application profiles.
 //! - `error`: [`ClassifyError`].
+//! - [`body`]: what a JSON body says that authorization reads (body condition keys, S3 locations),
+//!   scanned fail-closed.
 //!
 //! Anything that does not match a route exactly (other methods, trailing slashes, extra segments,
 //! different case) is an unknown operation: guessing what a client meant is how proxies get bypassed.
 
+pub mod body;
 mod error;
 mod model_id;
 mod resources;

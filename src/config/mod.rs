@@ -6,6 +6,7 @@ mod error;
 mod load;
 mod model;
 mod reload;
+mod s3_locations;
 mod snapshot;
 mod watch;
 
@@ -19,5 +20,6 @@ pub use model::{
     DEFAULT_LISTEN,
 };
 pub use reload::{ReloadOutcome, ReloadStatus, ReloadTrigger, Reloader};
+pub use s3_locations::S3Allowlists;
 pub use snapshot::{Snapshot, DEFAULT_POLICY};
 pub use watch::spawn_watcher;

@@ -184,6 +184,11 @@ pub struct PrincipalConfig {
     /// `arn`, whose identity policies are `[policy] files` (or the embedded default policy).
     #[serde(default)]
     pub name: Option<String>,
+    /// S3 locations (`s3://bucket/prefix/*`, or `"*"`) the fixed caller may name in requests, which
+    /// Bedrock reads or writes with the proxy's identity. Absent: the selected `[[principals]]`
+    /// entry's list, else any location.
+    #[serde(default)]
+    pub s3_locations: Option<Vec<String>>,
 }
 
 impl Default for PrincipalConfig {
@@ -191,6 +196,7 @@ impl Default for PrincipalConfig {
         Self {
             arn: default_principal_arn(),
             name: None,
+            s3_locations: None,
         }
     }
 }
@@ -279,6 +285,12 @@ pub struct NamedPrincipalConfig {
     /// so CloudTrail shows which app made each call. Absent: the proxy's own credentials.
     #[serde(default)]
     pub assume_role_arn: Option<String>,
+    /// S3 locations (`s3://bucket/prefix/*`, or `"*"`) this principal may name in requests (Converse
+    /// `s3Location` sources, StartAsyncInvoke output, S3 URIs in model-native bodies), which Bedrock
+    /// reads or writes with the proxy's identity. Absent: none, when it authenticates as a gateway
+    /// caller.
+    #[serde(default)]
+    pub s3_locations: Option<Vec<String>>,
 }
 
 /// One `[[policy_tests]]` case: a request and the decision it must get.

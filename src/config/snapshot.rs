@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::model::{Expectation, IdentityMode, NamedPrincipalConfig, PolicyTestConfig};
-use super::{Config, ConfigError, EnforcementMode};
+use super::{Config, ConfigError, EnforcementMode, S3Allowlists};
 use crate::auth::{self, Authenticator};
 use crate::classify::{ApplicationProfiles, InferenceProfileTable};
 use crate::policy::{Identity, Organization, PolicySet, PolicySource, Principal};
@@ -48,6 +48,8 @@ pub struct Snapshot {
     pub region: Option<String>,
     /// The configured account of the proxy, if any.
     pub account_id: Option<String>,
+    /// Which S3 locations each caller may name in a request.
+    pub s3_locations: S3Allowlists,
     principals: Vec<Arc<Principal>>,
     by_name: HashMap<String, usize>,
     fixed: Arc<Principal>,
@@ -204,6 +206,8 @@ impl Snapshot {
             let _: Expectation = test.expect;
         }
 
+        let s3_locations = S3Allowlists::compile(config)?;
+
         let content_hash = content_hash(config, &read, &shadow_sources);
         let mut policy_origins: Vec<String> = read.iter().map(|s| s.origin.clone()).collect();
         policy_origins.sort();
@@ -225,6 +229,7 @@ impl Snapshot {
             known_models: config.catalog.models.clone(),
             region: config.region.clone(),
             account_id: config.account_id.clone(),
+            s3_locations,
             principals,
             by_name,
             fixed,

@@ -1,15 +1,17 @@
 //! Request-wide condition keys taken from the HTTP request: the client's address, the time, and the
 //! Bedrock keys carried by headers or (Converse only) by the JSON body.
 //!
-//! The body is parsed only when the principal's policies read a body-derived key
-//! ([`crate::policy::BODY_KEYS`], compiled once per snapshot), so requests whose policies do not care
-//! pay nothing for it.
+//! The body is scanned ([`super::inputs::read_body`], fail-closed) only when the principal's policies
+//! read a body-derived key ([`crate::policy::BODY_KEYS`], compiled once per snapshot), so requests
+//! whose policies do not care pay nothing for it; this module takes what the scan found.
 
 use std::net::IpAddr;
 use std::time::SystemTime;
 
 use http::HeaderMap;
 
+use super::inputs::InputError;
+use crate::classify::body::{BodyKeys, Field};
 use crate::classify::{partition_for_region, Operation};
 use crate::policy::RequestContext;
 
@@ -21,7 +23,8 @@ pub const SERVICE_TIER_HEADER: &str = "x-amzn-bedrock-service-tier";
 #[derive(Debug, Clone, Copy)]
 pub struct Inbound<'a> {
     pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
+    /// What the body says ([`super::inputs::read_body`]); empty when no policy reads it.
+    pub body: &'a BodyKeys,
     /// The TCP peer (`aws:SourceIp`); `None` when served without connection info (tests).
     pub client_ip: Option<IpAddr>,
 }
@@ -30,14 +33,14 @@ pub struct Inbound<'a> {
 /// clients speak plain HTTP to the guard), `bedrock:GuardrailIdentifier` and `bedrock:ServiceTier`,
 /// and for a StartAsyncInvoke body with `tags`: `aws:RequestTag/<key>` and `aws:TagKeys` (the Service
 /// Authorization Reference lists both for bedrock:InvokeModel on async-invoke resources).
+/// A Converse body and the service-tier header that disagree are refused rather than one picked.
 pub fn fill(
     context: &mut RequestContext,
     operation: Operation,
     inbound: &Inbound<'_>,
-    read_body: bool,
     region: &str,
     account: Option<&str>,
-) {
+) -> Result<(), InputError> {
     if let Some(ip) = inbound.client_ip {
         // An IPv4 client reached over a dual-stack socket shows as ::ffff:a.b.c.d; policies name it
         // in IPv4 form.
@@ -74,39 +77,42 @@ pub fn fill(
     if let Some(tier) = header(SERVICE_TIER_HEADER) {
         context.set("bedrock:ServiceTier", tier);
     }
-    if operation == Operation::StartAsyncInvoke && read_body {
-        if let Ok(body) = serde_json::from_slice::<serde_json::Value>(inbound.body) {
-            set_request_tags(context, &body["tags"]);
+    if converse {
+        let body = inbound.body;
+        if let Field::Value(id) = &body.guardrail_identifier {
+            let version = match &body.guardrail_version {
+                Field::Value(v) => Some(v.as_str()),
+                _ => None,
+            };
+            context.set(
+                "bedrock:GuardrailIdentifier",
+                guardrail_key(id, version, region, account),
+            );
+        }
+        if let Field::Value(tier) = &body.service_tier {
+            if let Some(header) = header(SERVICE_TIER_HEADER).filter(|h| h != tier) {
+                return Err(InputError::ConflictingServiceTier {
+                    header: header.to_owned(),
+                    body: tier.clone(),
+                });
+            }
+            context.set("bedrock:ServiceTier", tier.as_str());
         }
     }
-    if converse && read_body {
-        if let Ok(body) = serde_json::from_slice::<serde_json::Value>(inbound.body) {
-            let guardrail = &body["guardrailConfig"];
-            if let Some(id) = guardrail["guardrailIdentifier"].as_str() {
-                let version = guardrail["guardrailVersion"].as_str();
-                context.set(
-                    "bedrock:GuardrailIdentifier",
-                    guardrail_key(id, version, region, account),
-                );
-            }
-            if let Some(tier) = body["serviceTier"]["type"].as_str() {
-                context.set("bedrock:ServiceTier", tier);
-            }
-        }
+    if operation == Operation::StartAsyncInvoke {
+        set_request_tags(context, &inbound.body.tags);
     }
+    Ok(())
 }
 
-/// `aws:RequestTag/<key>` for each `{"key", "value"}` of a StartAsyncInvoke `tags` list, and
-/// `aws:TagKeys` (multi-valued) listing the keys. A body without tags sets neither.
-fn set_request_tags(context: &mut RequestContext, tags: &serde_json::Value) {
-    let Some(tags) = tags.as_array() else {
-        return;
-    };
+/// `aws:RequestTag/<key>` for each tag, and `aws:TagKeys` (multi-valued) listing the keys. The scan
+/// already refused ambiguous tags; a body without tags sets neither.
+fn set_request_tags(context: &mut RequestContext, tags: &[(Field, Field)]) {
     let mut keys = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if let (Some(key), Some(value)) = (tag["key"].as_str(), tag["value"].as_str()) {
-            context.set(&format!("aws:RequestTag/{key}"), value);
-            keys.push(key.to_owned());
+    for (key, value) in tags {
+        if let (Field::Value(key), Field::Value(value)) = (key, value) {
+            context.set(&format!("aws:RequestTag/{key}"), value.as_str());
+            keys.push(key.clone());
         }
     }
     if !keys.is_empty() {
@@ -147,6 +153,25 @@ mod tests {
         body: &str,
         read_body: bool,
     ) -> RequestContext {
+        try_keys(op, headers, body, read_body).unwrap()
+    }
+
+    fn try_keys(
+        op: Operation,
+        headers: &[(&'static str, &str)],
+        body: &str,
+        read_body: bool,
+    ) -> Result<RequestContext, InputError> {
+        let want = crate::classify::body::Want {
+            converse_keys: read_body,
+            s3_locations: false,
+            request_tags: read_body,
+        };
+        let body = if read_body {
+            crate::classify::body::scan(body.as_bytes(), want).unwrap()
+        } else {
+            BodyKeys::default()
+        };
         let mut map = HeaderMap::new();
         for (k, v) in headers {
             map.insert(*k, HeaderValue::from_str(v).unwrap());
@@ -157,14 +182,13 @@ mod tests {
             op,
             &Inbound {
                 headers: &map,
-                body: body.as_bytes(),
+                body: &body,
                 client_ip: Some("::ffff:10.1.2.3".parse().unwrap()),
             },
-            read_body,
             "us-east-1",
             Some("123456789012"),
-        );
-        context
+        )?;
+        Ok(context)
     }
 
     fn one<'a>(c: &'a RequestContext, key: &str) -> Option<&'a str> {
@@ -202,6 +226,30 @@ mod tests {
         // Not parsed when no policy reads it.
         let c = keys(Operation::Converse, &[], body, false);
         assert_eq!(one(&c, "bedrock:GuardrailIdentifier"), None);
+    }
+
+    #[test]
+    fn a_converse_header_and_body_that_disagree_are_refused() {
+        let body = r#"{"serviceTier": {"type": "flex"}}"#;
+        let same = try_keys(
+            Operation::Converse,
+            &[(SERVICE_TIER_HEADER, "flex")],
+            body,
+            true,
+        )
+        .unwrap();
+        assert_eq!(one(&same, "bedrock:ServiceTier"), Some("flex"));
+        let err = try_keys(
+            Operation::ConverseStream,
+            &[(SERVICE_TIER_HEADER, "priority")],
+            body,
+            true,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, InputError::ConflictingServiceTier { .. }),
+            "{err}"
+        );
     }
 
     #[test]

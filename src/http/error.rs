@@ -9,6 +9,7 @@ use crate::auth::AuthError;
 use crate::aws::{CredentialsError, SigningError};
 use crate::classify::ClassifyError;
 use crate::http::headers::InvalidHeader;
+use crate::http::inputs::InputError;
 use crate::upstream::UpstreamError;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,8 @@ pub enum GuardError {
     BodyRead(String),
     #[error(transparent)]
     InvalidHeader(#[from] InvalidHeader),
+    #[error(transparent)]
+    Input(#[from] InputError),
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
     #[error(
@@ -53,6 +56,7 @@ impl GuardError {
             GuardError::Classify(_) | GuardError::BodyRead(_) | GuardError::InvalidHeader(_) => {
                 (StatusCode::BAD_REQUEST, "ValidationException")
             }
+            GuardError::Input(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             GuardError::AccessDenied { .. } => (StatusCode::FORBIDDEN, "AccessDeniedException"),
             GuardError::BodyTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "ValidationException")

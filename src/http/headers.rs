@@ -6,7 +6,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 
 /// Prefix of Bedrock's own parameter headers (`X-Amzn-Bedrock-Accept`, `-Trace`, `-GuardrailIdentifier`,
 /// `-GuardrailVersion`, `-PerformanceConfig-Latency`, `-Service-Tier`, `-Request-Metadata`, ...).
-const BEDROCK_PARAMETER_PREFIX: &str = "x-amzn-bedrock-";
+pub(crate) const BEDROCK_PARAMETER_PREFIX: &str = "x-amzn-bedrock-";
 
 /// RFC 9110 section 7.6.1 plus the de-facto ones; never forwarded in either direction.
 const HOP_BY_HOP: [&str; 9] = [

@@ -1,9 +1,11 @@
 //! The HTTP layer: the router, the proxy handler (classify -> authorize -> re-sign -> forward -> stream
-//! back) and the single mapping from errors to AWS-shaped responses.
+//! back), the fail-closed reading of policy inputs (`inputs`, `context`) and the single mapping from
+//! errors to AWS-shaped responses.
 
 pub mod context;
 pub mod error;
 pub mod headers;
+pub mod inputs;
 mod proxy;
 pub mod reload_api;
 

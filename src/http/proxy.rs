@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Limited};
 use super::context::{self as keys, Inbound};
 use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
+use super::inputs;
 use crate::auth::{Caller, IncomingRequest};
 use crate::aws::{sign_request, SigningError};
 use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, Target};
@@ -128,6 +129,11 @@ async fn proxy(
         audit.body_model(id);
     }
 
+    // Fail closed on the inputs policy reads: repeated parameter headers, ambiguous body keys, S3
+    // locations outside the caller's allowlist.
+    inputs::refuse_duplicate_parameters(&parts.headers)?;
+    let body_keys = inputs::read_body(snapshot, &caller, route.operation, &body)?;
+
     let target = Call {
         caller: &caller,
         region,
@@ -136,7 +142,7 @@ async fn proxy(
     };
     let inbound = Inbound {
         headers: &parts.headers,
-        body: &body,
+        body: &body_keys,
         client_ip: peer,
     };
     authorize(shared, snapshot, &target, &inbound, request_id, audit).await?;
@@ -193,10 +199,9 @@ async fn authorize(
         &mut context,
         route.operation,
         inbound,
-        principal.reads_body(),
         region,
         shared.account.cached(),
-    );
+    )?;
 
     let action = route.operation.iam_action();
     let request = AuthzRequest {

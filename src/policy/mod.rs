@@ -12,6 +12,7 @@
 //! - [`lint`] and [`catalog`]: warnings for policies that parse but probably do not mean what they say.
 //! - [`request`]: what the engine is asked ([`AuthzRequest`]); [`rule`]: which statement decided
 //!   ([`RuleRef`]).
+//! - [`s3`]: per-principal allowlists of the S3 locations a request may name ([`S3Access`]).
 //!
 //! Dependencies run one way: `org` -> `evaluate` -> `rule` <- `explain` <- `org`; nothing below
 //! `org` knows how layers combine.
@@ -37,6 +38,7 @@ pub mod org;
 pub mod request;
 pub mod resource;
 pub mod rule;
+pub mod s3;
 pub(crate) mod shared;
 pub mod variables;
 
@@ -50,3 +52,4 @@ pub use lint::{lint, Lint};
 pub use org::{Identity, OrgError, Organization, Principal};
 pub use request::{AuthzRequest, RequestContext, ResourceCheck};
 pub use rule::RuleRef;
+pub use s3::{S3Access, S3PatternError};
