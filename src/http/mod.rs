@@ -1,6 +1,7 @@
 //! The HTTP layer: the router, the proxy handler (classify -> authorize -> re-sign -> forward -> stream
 //! back) and the single mapping from errors to AWS-shaped responses.
 
+pub(crate) mod body;
 pub mod context;
 pub mod error;
 pub mod headers;
