@@ -32,7 +32,7 @@ pub fn check(candidate: &Config, running: Option<Running>) -> Result<(), ConfigE
         .find(|addr| !addr.ip().is_loopback());
     if let Some(addr) = exposed {
         return Err(invalid(format!(
-            "refusing to serve {addr} without client authentication: anyone who can reach it would call Bedrock with this proxy's credentials. Configure [auth] (API keys, access keys or a trusted header), listen on a loopback address, or set [auth] allow_unauthenticated_network = true"
+            "refusing to listen on {addr} without client authentication: anyone who can reach it would call Bedrock with this proxy's credentials. Configure [auth] (API keys, access keys or a trusted header), listen on a loopback address, or set [auth] allow_unauthenticated_network = true"
         )));
     }
     if running.is_some_and(|r| r.auth_enabled) {
