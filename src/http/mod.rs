@@ -1,5 +1,6 @@
-//! The HTTP layer: the router, the proxy handler (classify -> authorize -> re-sign -> forward -> stream
-//! back) and the single mapping from errors to AWS-shaped responses.
+//! The HTTP layer: the router, the proxy handler (authenticate the head -> admit -> read the body within
+//! bounds -> classify -> authorize -> re-sign -> forward -> stream back) and the single mapping from
+//! errors to AWS-shaped responses.
 
 pub(crate) mod body;
 pub mod context;
