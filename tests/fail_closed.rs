@@ -242,6 +242,16 @@ async fn every_start_up_refusal_is_a_reload_refusal() {
             "without client authentication",
         ),
         (
+            "identity header without trusted networks",
+            gateway_toml("", "[auth.trusted_header]\nheader = \"x-principal\"\ntrusted_cidrs = []"),
+            "trusted_cidrs",
+        ),
+        (
+            "unknown fixed principal",
+            gateway_toml("[principal]\nname = \"nobody\"", &auth),
+            "nobody",
+        ),
+        (
             "bad local host name",
             gateway_toml("", "[auth]\nlocal_host_names = [\"http://x\"]"),
             "local_host_names",
@@ -616,6 +626,28 @@ async fn slow_bodies_time_out_and_give_their_slots_back() {
 }
 
 #[tokio::test]
+async fn a_trickling_body_is_cut_off_by_the_minimum_rate() {
+    let double = BedrockDouble::start(REGION).await;
+    // The deadline (60 s) is far beyond the test's wait: only the rate check can answer in time.
+    let guard = local_proxy(&double, |config| {
+        config.limits.body_read_timeout_secs = 60;
+        config.limits.body_min_bytes_per_sec = 1_024;
+    })
+    .await;
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(guard.addr).await.unwrap();
+    stream.write_all(slow_head("").as_bytes()).await.unwrap();
+    let response = read_response(&mut stream).await;
+    assert_eq!(response.status, 408, "{}", response.body);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(double.requests().is_empty());
+}
+
+#[tokio::test]
 async fn bodies_held_at_once_are_bounded_in_bytes() {
     let double = BedrockDouble::start(REGION).await;
     // Bodies in flight upstream stay held (their bytes are being sent).
@@ -677,8 +709,8 @@ fn stalled() -> H2Body {
     >()))
 }
 
-fn full(text: &'static str) -> H2Body {
-    Full::new(Bytes::from_static(text.as_bytes()))
+fn full(body: impl Into<Bytes>) -> H2Body {
+    Full::new(body.into())
         .map_err(|never| match never {})
         .boxed()
 }
@@ -722,6 +754,48 @@ async fn http2_streams_without_credentials_are_refused_from_their_headers() {
         .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(double.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn http2_streams_of_one_connection_share_its_body_budget() {
+    let double = BedrockDouble::start(REGION).await;
+    double.set_mode(Mode::Hang);
+    let guard = local_proxy(&double, |config| {
+        config.limits.max_body_bytes = 600;
+        config.limits.max_body_bytes_per_connection = 600;
+    })
+    .await;
+    let big = Bytes::from(format!(r#"{{"messages":[],"pad":"{}"}}"#, "x".repeat(420)));
+    let with_length = |addr| {
+        let mut request = h2_request(addr, None, full(big.clone()));
+        request
+            .headers_mut()
+            .insert("content-length", big.len().into());
+        request
+    };
+    let mut sender = h2c(guard.addr).await;
+    sender.ready().await.unwrap();
+    let first = sender.send_request(with_length(guard.addr));
+    let first = tokio::spawn(first);
+    double.wait_for_requests(1).await;
+
+    // The first stream's body is still held (its call is in flight): a second one does not fit.
+    sender.ready().await.unwrap();
+    let second = sender.send_request(with_length(guard.addr)).await.unwrap();
+    assert_eq!(second.status(), 503);
+    let text = second.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        String::from_utf8_lossy(&text).contains("this connection"),
+        "{text:?}"
+    );
+
+    // Another connection has its own budget.
+    double.set_mode(Mode::Normal);
+    let mut other = h2c(guard.addr).await;
+    other.ready().await.unwrap();
+    let ok = other.send_request(with_length(guard.addr)).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    first.abort();
 }
 
 #[tokio::test]
