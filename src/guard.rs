@@ -244,6 +244,9 @@ impl GuardBuilder {
             tracing::info!(version = %snapshot.version, "clients must authenticate (API key, SigV4 gateway key or trusted header)");
         } else {
             tracing::info!(principal = %snapshot.fixed_principal().arn(), version = %snapshot.version, "every caller is this principal");
+            if !config.listen.ip().is_loopback() && config.auth.local_host_names.is_empty() {
+                tracing::warn!(listen = %config.listen, "without [auth], only requests naming a loopback Host are accepted: list the names clients use in [auth] local_host_names");
+            }
         }
 
         crate::telemetry::metrics::install();
