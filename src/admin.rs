@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use http::{header, HeaderValue, StatusCode};
 use tokio::net::TcpListener;
 
+use crate::ops::ServeSettings;
 use crate::state::Shared;
 use crate::telemetry::metrics;
 
@@ -46,12 +47,13 @@ pub fn router(state: AdminState, extra: Router) -> Router {
         .merge(extra)
 }
 
-/// Serves the admin application until `shutdown`. Admin requests are short, so axum's unbounded
-/// graceful shutdown is fine here; the admin port stays up while the proxy drains, so probes and
-/// scrapes see the drain.
+/// Serves the admin application until `shutdown`, with the proxy port's connection settings (header
+/// read and idle timeouts: idle admin connections must not pile up). The admin port stays up while
+/// the proxy drains, so probes and scrapes see the drain.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    settings: ServeSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
@@ -63,9 +65,7 @@ pub async fn serve(
             metrics::run_upkeep();
         }
     });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = crate::connections::serve(listener, app, settings, || {}, shutdown).await;
     upkeep.abort();
     result
 }

@@ -10,7 +10,10 @@
 //! Per connection: a client must send a complete HTTP/1 request head within `header_read_timeout`
 //! of the connection being ready for one (hyper's timer; it also runs while a keep-alive connection
 //! waits for its next request), and a connection with no request in progress for `idle_timeout` is
-//! closed. Whichever is shorter bounds an idle HTTP/1 keep-alive connection.
+//! closed. Whichever is shorter bounds an idle HTTP/1 keep-alive connection. An HTTP/2 connection
+//! may have `max_concurrent_streams` streams open, and the request bodies of one connection share one
+//! byte budget (`max_body_bytes_per_connection`), whatever the protocol. The admin listener is served
+//! by the same loop, so it has the same timeouts.
 
 use std::future::Future;
 use std::io;
@@ -34,6 +37,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use crate::http::body::{BodyBudget, ConnectionBudget};
 use crate::ops::ServeSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +64,10 @@ pub(crate) async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(settings.max_concurrent_streams);
     let builder = Arc::new(builder);
 
     let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
@@ -88,7 +95,7 @@ pub(crate) async fn serve(
             stream,
             remote,
             app.clone(),
-            settings.idle_timeout,
+            settings,
             phase_rx.clone(),
             counted,
         ));
@@ -139,16 +146,22 @@ async fn serve_connection(
     stream: TcpStream,
     remote: SocketAddr,
     app: Router,
-    idle_timeout: Duration,
+    settings: ServeSettings,
     mut phase: watch::Receiver<Phase>,
     _counted: OpenConnection,
 ) {
+    let idle_timeout = settings.idle_timeout;
     let activity = Arc::new(Activity::new());
+    let budget = ConnectionBudget(BodyBudget::new(
+        settings.body_bytes_per_connection,
+        "this connection",
+    ));
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             // Handlers may ask for the peer address as with axum::serve.
             request.extensions_mut().insert(ConnectInfo(remote));
+            request.extensions_mut().insert(budget.clone());
             let busy = Busy::begin(activity.clone());
             let app = app.clone();
             async move {

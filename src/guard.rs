@@ -125,7 +125,13 @@ impl Guard {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        crate::admin::serve(listener, self.admin_router(), shutdown).await
+        crate::admin::serve(
+            listener,
+            self.admin_router(),
+            self.shared.ops.serve,
+            shutdown,
+        )
+        .await
     }
 
     /// Warns at start when the proxy cannot sign, instead of letting the first request find out.
@@ -233,19 +239,14 @@ impl GuardBuilder {
                 }
             }
         }
+        config::invariants::check(&config, None)?;
         if snapshot.auth.is_enabled() {
             tracing::info!(version = %snapshot.version, "clients must authenticate (API key, SigV4 gateway key or trusted header)");
         } else {
-            if !config.listen.ip().is_loopback() && !config.auth.allow_unauthenticated_network {
-                return Err(StartError::Config(ConfigError::Invalid {
-                    origin: "config".to_owned(),
-                    message: format!(
-                        "refusing to listen on {} without client authentication: anyone who can reach it would call Bedrock with this proxy's credentials. Configure [auth] (API keys, access keys or a trusted header), listen on a loopback address, or set [auth] allow_unauthenticated_network = true",
-                        config.listen
-                    ),
-                }));
-            }
             tracing::info!(principal = %snapshot.fixed_principal().arn(), version = %snapshot.version, "every caller is this principal");
+            if !config.listen.ip().is_loopback() && config.auth.local_host_names.is_empty() {
+                tracing::warn!(listen = %config.listen, "without [auth], only requests naming a loopback Host are accepted: list the names clients use in [auth] local_host_names");
+            }
         }
 
         crate::telemetry::metrics::install();

@@ -2,7 +2,8 @@
 //!
 //! A request flows through these modules, in order:
 //!
-//! - [`auth`]: who is calling (fixed principal, API keys, SigV4 with gateway keys, trusted header).
+//! - [`auth`]: who is calling (fixed principal, API keys, SigV4 with gateway keys, trusted header),
+//!   decided from the request head before the body is read (a SigV4 signature is finished on the body).
 //! - [`classify`]: which operation (InvokeModel, Converse, ...), which model id (canonicalized: decoded
 //!   once, hostile forms refused), which resource ARNs the call is authorized against, and what the
 //!   body says that policy reads (scanned fail-closed).

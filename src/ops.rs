@@ -1,5 +1,6 @@
 //! Run-time protection and lifecycle state shared by the request path, the serving loop and the admin
-//! listener: the concurrent request cap, whether the guard is draining, and the connection settings.
+//! listener: the concurrent request cap, the budget of request-body bytes, whether the guard is
+//! draining, and the connection settings.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
+use crate::http::body::{BodyBudget, BodyLimits};
 
 /// Connection-level settings for the serving loop (read once at start).
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +17,10 @@ pub struct ServeSettings {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// Bytes of request bodies one connection's requests may hold at once.
+    pub body_bytes_per_connection: usize,
+    /// HTTP/2 streams open at once on one connection.
+    pub max_concurrent_streams: u32,
 }
 
 impl ServeSettings {
@@ -23,6 +29,8 @@ impl ServeSettings {
             header_read_timeout: Duration::from_secs(config.limits.header_read_timeout_secs),
             idle_timeout: Duration::from_secs(config.limits.idle_timeout_secs),
             shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+            body_bytes_per_connection: config.limits.max_body_bytes_per_connection,
+            max_concurrent_streams: config.limits.max_concurrent_streams,
         }
     }
 }
@@ -33,6 +41,10 @@ pub struct Ops {
     max_concurrent: usize,
     draining: AtomicBool,
     pub serve: ServeSettings,
+    /// Bytes of request bodies all requests together may hold.
+    pub(crate) body_budget: BodyBudget,
+    /// Deadline and minimum rate of a body (the size cap comes from the snapshot).
+    pub(crate) body_limits: BodyLimits,
 }
 
 /// The request was not admitted: `limit` requests are already in progress.
@@ -49,6 +61,8 @@ impl Ops {
             max_concurrent: max,
             draining: AtomicBool::new(false),
             serve: ServeSettings::from_config(config),
+            body_budget: BodyBudget::new(config.limits.max_body_bytes_total, "all connections"),
+            body_limits: BodyLimits::from_config(&config.limits),
         }
     }
 

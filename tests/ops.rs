@@ -637,7 +637,7 @@ async fn idle_keep_alive_connections_are_closed() {
     let mut client = tokio::net::TcpStream::connect(guard.addr).await.unwrap();
     let body = r#"{"messages":[]}"#;
     let request = format!(
-        "POST /model/anthropic.claude-v2/converse HTTP/1.1\r\nhost: guard\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        "POST /model/anthropic.claude-v2/converse HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     client.write_all(request.as_bytes()).await.unwrap();

@@ -4,6 +4,7 @@
 //! (sidecar and local dev). Failures are answered before any policy or upstream work.
 
 pub mod api_key;
+mod browser;
 pub mod sigv4;
 mod trusted;
 
@@ -16,12 +17,12 @@ use std::time::{Duration, SystemTime};
 use http::header::AUTHORIZATION;
 
 pub use crate::policy::Principal;
-pub use sigv4::{IncomingRequest, Secret};
+pub use sigv4::{IncomingRequest, RequestHead, Secret};
 pub use trusted::Cidr;
 
 use crate::config::{ApiKeyFile, Config, ConfigError};
 use api_key::ApiKeys;
-use sigv4::AccessKeys;
+use sigv4::{AccessKeys, PendingSignature};
 use trusted::TrustedHeader;
 
 /// Why a client was not recognized. Each maps to the AWS error an SDK expects (all 403).
@@ -39,6 +40,10 @@ pub enum AuthError {
     SignatureExpired(String),
     #[error("identity header {header} is only accepted from trusted networks")]
     UntrustedSource { header: String },
+    #[error("identity header {header} must appear exactly once, with one value")]
+    AmbiguousIdentity { header: String },
+    #[error("{0}")]
+    BrowserRefused(&'static str),
     #[error("principal {0:?} named by the identity header is not configured")]
     UnknownPrincipal(String),
     #[error("region {region:?} in the credential scope is not served by this gateway (allowed: {allowed})")]
@@ -57,7 +62,9 @@ impl AuthError {
             | AuthError::SignatureExpired(_)
             | AuthError::RegionNotAllowed { .. } => "InvalidSignatureException",
             AuthError::IncompleteSignature(_) => "IncompleteSignatureException",
-            AuthError::UntrustedSource { .. } => "AccessDeniedException",
+            AuthError::UntrustedSource { .. }
+            | AuthError::AmbiguousIdentity { .. }
+            | AuthError::BrowserRefused(_) => "AccessDeniedException",
         }
     }
 }
@@ -92,6 +99,38 @@ pub struct Caller {
     pub region: Option<String>,
 }
 
+/// What the request head proved. Most methods are settled by the head; a SigV4 signature covers the
+/// payload too, so it is finished with the body ([`HeadAuth::finish`]).
+#[derive(Debug)]
+pub enum HeadAuth {
+    Authenticated(Caller),
+    /// Head checks passed (known access key, scope, date, skew); the signature is checked on the body.
+    SignatureOnBody {
+        caller: Caller,
+        signature: PendingSignature,
+    },
+}
+
+impl HeadAuth {
+    /// The caller, checking a pending SigV4 signature over `body`.
+    pub fn finish(self, body: &[u8]) -> Result<Caller, AuthError> {
+        match self {
+            HeadAuth::Authenticated(caller) => Ok(caller),
+            HeadAuth::SignatureOnBody { caller, signature } => {
+                signature.verify(body)?;
+                Ok(caller)
+            }
+        }
+    }
+
+    /// The principal the head names (for a SigV4 request, not yet proven by its signature).
+    pub fn caller(&self) -> &Caller {
+        match self {
+            HeadAuth::Authenticated(caller) | HeadAuth::SignatureOnBody { caller, .. } => caller,
+        }
+    }
+}
+
 /// Compiled authentication settings; part of the configuration snapshot, so key changes hot-reload.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -106,6 +145,8 @@ pub struct Authenticator {
     /// Regions a SigV4 scope may select; the proxy's own region is always allowed.
     allowed_regions: Vec<String>,
     max_skew: Duration,
+    /// Host names besides loopback accepted in unauthenticated mode (lowercase).
+    local_host_names: Vec<String>,
 }
 
 impl Authenticator {
@@ -245,6 +286,12 @@ impl Authenticator {
             trusted,
             allowed_regions: config.auth.allowed_regions.clone(),
             max_skew: Duration::from_secs(config.auth.max_clock_skew_secs),
+            local_host_names: config
+                .auth
+                .local_host_names
+                .iter()
+                .map(|n| n.to_ascii_lowercase())
+                .collect(),
         })
     }
 
@@ -270,64 +317,97 @@ impl Authenticator {
         default_region: &str,
         now: SystemTime,
     ) -> Result<Caller, AuthError> {
+        self.authenticate_head(&request.head(), peer, default_region, now)?
+            .finish(request.body)
+    }
+
+    /// Identifies the caller from the request head alone, before any body is read: a request that
+    /// cannot authenticate is refused without holding a slot or a buffer. A SigV4 request comes back
+    /// as [`HeadAuth::SignatureOnBody`]: call [`HeadAuth::finish`] with the body.
+    pub fn authenticate_head(
+        &self,
+        head: &RequestHead<'_>,
+        peer: Option<IpAddr>,
+        default_region: &str,
+        now: SystemTime,
+    ) -> Result<HeadAuth, AuthError> {
         if !self.enabled {
-            return Ok(self.caller(self.fixed.clone(), AuthMethod::Fixed, None));
+            // Anyone who reaches the port is the fixed principal: a web page must not be able to.
+            browser::refuse_browsers(head.headers, &self.local_host_names)?;
+            return Ok(HeadAuth::Authenticated(self.caller(
+                self.fixed.clone(),
+                AuthMethod::Fixed,
+                None,
+            )));
         }
         // A mesh's front proxy authenticated the client already; its header wins when it is present.
         if let Some(trusted) = &self.trusted {
-            if let Some(value) = request.headers.get(&trusted.header) {
+            let mut values = head.headers.get_all(&trusted.header).iter();
+            if let Some(value) = values.next() {
                 if !peer.is_some_and(|ip| trusted.trusts(ip)) {
                     return Err(AuthError::UntrustedSource {
                         header: trusted.header.as_str().to_owned(),
                     });
                 }
+                // A proxy that appends instead of replacing would let the client pick the
+                // principal: a second value (another line, or a comma-joined one) is refused.
                 let name = value.to_str().unwrap_or_default().trim();
+                if values.next().is_some() || name.contains(',') {
+                    return Err(AuthError::AmbiguousIdentity {
+                        header: trusted.header.as_str().to_owned(),
+                    });
+                }
                 let principal = self
                     .principals
                     .get(name)
                     .cloned()
                     .ok_or_else(|| AuthError::UnknownPrincipal(name.to_owned()))?;
-                return Ok(self.caller(principal, AuthMethod::TrustedHeader, None));
+                return Ok(HeadAuth::Authenticated(self.caller(
+                    principal,
+                    AuthMethod::TrustedHeader,
+                    None,
+                )));
             }
         }
-        let authorization = request
+        let authorization = head
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         if let Some(authorization) = authorization.filter(|a| sigv4::is_sigv4(a)) {
-            let (principal, region) = sigv4::verify(
-                &self.access_keys,
-                request,
-                authorization,
-                self.max_skew,
-                now,
-            )?;
-            if region != default_region && !self.allowed_regions.contains(&region) {
+            let signature =
+                sigv4::check_head(&self.access_keys, head, authorization, self.max_skew, now)?;
+            let region = signature.region();
+            if region != default_region && !self.allowed_regions.iter().any(|r| r == region) {
                 let mut allowed = vec![default_region.to_owned()];
                 allowed.extend(self.allowed_regions.iter().cloned());
                 return Err(AuthError::RegionNotAllowed {
-                    region,
+                    region: region.to_owned(),
                     allowed: allowed.join(", "),
                 });
             }
-            return Ok(self.caller(principal, AuthMethod::SigV4, Some(region)));
+            let caller = self.caller(
+                signature.principal().clone(),
+                AuthMethod::SigV4,
+                Some(region.to_owned()),
+            );
+            return Ok(HeadAuth::SignatureOnBody { caller, signature });
         }
         let bearer = authorization.and_then(|a| {
             a.strip_prefix("Bearer ")
                 .or_else(|| a.strip_prefix("bearer "))
         });
-        let api_key = bearer.or_else(|| {
-            request
-                .headers
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-        });
+        let api_key =
+            bearer.or_else(|| head.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
         if let Some(key) = api_key {
             let principal = self
                 .api_keys
                 .lookup(key.trim())
                 .ok_or(AuthError::UnrecognizedClient)?;
-            return Ok(self.caller(principal, AuthMethod::ApiKey, None));
+            return Ok(HeadAuth::Authenticated(self.caller(
+                principal,
+                AuthMethod::ApiKey,
+                None,
+            )));
         }
         Err(AuthError::MissingToken)
     }

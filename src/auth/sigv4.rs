@@ -67,6 +67,27 @@ pub struct IncomingRequest<'a> {
     pub body: &'a [u8],
 }
 
+impl<'a> IncomingRequest<'a> {
+    pub fn head(&self) -> RequestHead<'a> {
+        RequestHead {
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            headers: self.headers,
+        }
+    }
+}
+
+/// The request before its body: all that authentication needs except a SigV4 payload hash.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    /// Raw path, still percent-encoded, as on the wire.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+}
+
 /// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
 #[derive(Debug, PartialEq, Eq)]
 struct ParsedAuthorization<'a> {
@@ -82,6 +103,66 @@ pub fn is_sigv4(authorization: &str) -> bool {
     authorization.starts_with(ALGORITHM)
 }
 
+/// A signature whose head checks passed (known key, scope, date, skew, signed headers present); the
+/// signature itself covers the payload, so it is computed once the body is in.
+#[derive(Debug)]
+pub struct PendingSignature {
+    principal: Arc<Principal>,
+    secret: Secret,
+    access_key_id: String,
+    region: String,
+    signed_at: SystemTime,
+    method: String,
+    url: String,
+    signed: Vec<(String, String)>,
+    signature: String,
+}
+
+impl PendingSignature {
+    /// The region the client signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The principal the access key belongs to (proven only once [`PendingSignature::verify`] passes).
+    pub fn principal(&self) -> &Arc<Principal> {
+        &self.principal
+    }
+
+    /// Computes the signature over the head and `body`; returns the principal and the region.
+    pub fn verify(self, body: &[u8]) -> Result<(Arc<Principal>, String), AuthError> {
+        let identity: Identity =
+            Credentials::new(self.access_key_id, self.secret.0, None, None, "gateway").into();
+        let mut settings = SigningSettings::default();
+        // Sign exactly the client's list: nothing excluded, nothing added beyond what SigV4 always signs.
+        settings.excluded_headers = None;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(SIGNING_NAME)
+            .time(self.signed_at)
+            .settings(settings)
+            .build()
+            .map_err(|e| AuthError::InvalidSignature(e.to_string()))?
+            .into();
+        let signable = SignableRequest::new(
+            &self.method,
+            &self.url,
+            self.signed.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| AuthError::InvalidSignature(e.to_string()))?;
+        let expected =
+            sign(signable, &params).map_err(|e| AuthError::InvalidSignature(e.to_string()))?;
+        if !constant_time_eq(expected.signature().as_bytes(), self.signature.as_bytes()) {
+            return Err(AuthError::InvalidSignature(
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".to_owned(),
+            ));
+        }
+        Ok((self.principal, self.region))
+    }
+}
+
 /// Verifies the request; returns the principal and the region the client signed for.
 pub fn verify(
     keys: &AccessKeys,
@@ -90,6 +171,18 @@ pub fn verify(
     max_skew: Duration,
     now: SystemTime,
 ) -> Result<(Arc<Principal>, String), AuthError> {
+    check_head(keys, &request.head(), authorization, max_skew, now)?.verify(request.body)
+}
+
+/// Everything about a SigV4 request that the head decides: an unknown key, a wrong scope, a stale
+/// date or a missing signed header is refused before a byte of the body is read.
+pub fn check_head(
+    keys: &AccessKeys,
+    request: &RequestHead<'_>,
+    authorization: &str,
+    max_skew: Duration,
+    now: SystemTime,
+) -> Result<PendingSignature, AuthError> {
     let auth = parse_authorization(authorization)?;
     let (secret, principal) = keys
         .by_id
@@ -140,47 +233,28 @@ pub fn verify(
                 "signed header {name} appears more than once"
             )));
         }
-        signed.push((*name, value));
+        signed.push(((*name).to_owned(), value.to_owned()));
     }
     let host = signed
         .iter()
-        .find(|(n, _)| *n == "host")
-        .map(|(_, v)| *v)
+        .find(|(n, _)| n == "host")
+        .map(|(_, v)| v.as_str())
         .unwrap_or("localhost");
     let url = match request.query {
         Some(query) if !query.is_empty() => format!("http://{host}{}?{query}", request.path),
         _ => format!("http://{host}{}", request.path),
     };
-
-    let identity: Identity =
-        Credentials::new(auth.access_key_id, secret.0.clone(), None, None, "gateway").into();
-    let mut settings = SigningSettings::default();
-    // Sign exactly the client's list: nothing excluded, nothing added beyond what SigV4 always signs.
-    settings.excluded_headers = None;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(auth.region)
-        .name(SIGNING_NAME)
-        .time(signed_at)
-        .settings(settings)
-        .build()
-        .map_err(|e| AuthError::InvalidSignature(e.to_string()))?
-        .into();
-    let signable = SignableRequest::new(
-        request.method,
-        &url,
-        signed.into_iter(),
-        SignableBody::Bytes(request.body),
-    )
-    .map_err(|e| AuthError::InvalidSignature(e.to_string()))?;
-    let expected =
-        sign(signable, &params).map_err(|e| AuthError::InvalidSignature(e.to_string()))?;
-    if !constant_time_eq(expected.signature().as_bytes(), auth.signature.as_bytes()) {
-        return Err(AuthError::InvalidSignature(
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".to_owned(),
-        ));
-    }
-    Ok((principal.clone(), auth.region.to_owned()))
+    Ok(PendingSignature {
+        principal: principal.clone(),
+        secret: secret.clone(),
+        access_key_id: auth.access_key_id.to_owned(),
+        region: auth.region.to_owned(),
+        signed_at,
+        method: request.method.to_owned(),
+        url,
+        signed,
+        signature: auth.signature.to_owned(),
+    })
 }
 
 fn parse_authorization(value: &str) -> Result<ParsedAuthorization<'_>, AuthError> {

@@ -23,6 +23,10 @@ pub struct AuthConfig {
     /// Accept unauthenticated clients on a non-loopback address (all of them are the fixed principal).
     #[serde(default)]
     pub allow_unauthenticated_network: bool,
+    /// Without `[auth]`, requests are accepted only for a loopback `Host` (`localhost`, `127.x`,
+    /// `[::1]`) or one of these names, so a web page cannot reach the proxy through DNS rebinding.
+    #[serde(default)]
+    pub local_host_names: Vec<String>,
     /// Regions a SigV4 client's credential scope may select (besides the proxy's own region).
     #[serde(default)]
     pub allowed_regions: Vec<String>,
@@ -97,6 +101,7 @@ impl Default for AuthConfig {
             access_keys: Vec::new(),
             trusted_header: None,
             allow_unauthenticated_network: false,
+            local_host_names: Vec::new(),
             allowed_regions: Vec::new(),
             max_clock_skew_secs: default_max_clock_skew_secs(),
             allow_inline_secrets: false,

@@ -168,6 +168,28 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
                 .to_owned(),
         ));
     }
+    let limits = &config.limits;
+    if limits.body_read_timeout_secs == 0 || limits.max_concurrent_streams == 0 {
+        return Err(invalid(
+            "limits.body_read_timeout_secs and max_concurrent_streams must be above 0".to_owned(),
+        ));
+    }
+    // A body of the largest accepted size must fit in both budgets, or it could never be read.
+    if limits.max_body_bytes_per_connection < limits.max_body_bytes
+        || limits.max_body_bytes_total < limits.max_body_bytes_per_connection
+        || u32::try_from(limits.max_body_bytes_total).is_err()
+    {
+        return Err(invalid(
+            "limits: need max_body_bytes <= max_body_bytes_per_connection <= max_body_bytes_total <= 4294967295".to_owned(),
+        ));
+    }
+    for name in &config.auth.local_host_names {
+        if name.is_empty() || name.contains(['/', ':', ' ']) {
+            return Err(invalid(format!(
+                "auth.local_host_names: {name:?} must be a host name without port or scheme"
+            )));
+        }
+    }
     if config.upstream.connect_timeout_ms == 0
         || config.upstream.response_timeout_secs == 0
         || config.upstream.idle_timeout_secs == 0

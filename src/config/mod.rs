@@ -1,8 +1,10 @@
 //! Configuration: the file format (`model`), loading and command-line overrides (`load`), the compiled,
-//! immutable snapshot the request path reads (`snapshot`), and hot reload (`reload`, `watch`).
+//! immutable snapshot the request path reads (`snapshot`), hot reload (`reload`, `watch`), and the rules
+//! that start-up and every reload enforce alike (`invariants`).
 
 mod callers;
 mod error;
+pub mod invariants;
 mod load;
 mod model;
 mod reload;

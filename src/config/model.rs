@@ -160,6 +160,22 @@ pub struct LimitsConfig {
     /// A connection with no request in progress is closed after this long.
     #[serde(default = "default_client_idle_timeout_secs")]
     pub idle_timeout_secs: u64,
+    /// A request body must arrive completely within this long of its head (slow-body clients are cut
+    /// off with 408).
+    #[serde(default = "default_body_read_timeout_secs")]
+    pub body_read_timeout_secs: u64,
+    /// After a one-second grace, a body must keep arriving at least this fast (bytes per second).
+    #[serde(default = "default_body_min_bytes_per_sec")]
+    pub body_min_bytes_per_sec: u64,
+    /// Bytes of request bodies held at once by the requests of one connection (HTTP/2 streams share it).
+    #[serde(default = "default_max_body_bytes_per_connection")]
+    pub max_body_bytes_per_connection: usize,
+    /// Bytes of request bodies held at once by all requests together.
+    #[serde(default = "default_max_body_bytes_total")]
+    pub max_body_bytes_total: usize,
+    /// HTTP/2 streams one connection may have open at once.
+    #[serde(default = "default_max_concurrent_streams")]
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for LimitsConfig {
@@ -169,6 +185,11 @@ impl Default for LimitsConfig {
             max_concurrent_requests: default_max_concurrent_requests(),
             header_read_timeout_secs: default_header_read_timeout_secs(),
             idle_timeout_secs: default_client_idle_timeout_secs(),
+            body_read_timeout_secs: default_body_read_timeout_secs(),
+            body_min_bytes_per_sec: default_body_min_bytes_per_sec(),
+            max_body_bytes_per_connection: default_max_body_bytes_per_connection(),
+            max_body_bytes_total: default_max_body_bytes_total(),
+            max_concurrent_streams: default_max_concurrent_streams(),
         }
     }
 }
@@ -447,6 +468,21 @@ fn default_client_idle_timeout_secs() -> u64 {
 }
 fn default_max_body_bytes() -> usize {
     25_000_000
+}
+fn default_body_read_timeout_secs() -> u64 {
+    60
+}
+fn default_body_min_bytes_per_sec() -> u64 {
+    1_024
+}
+fn default_max_body_bytes_per_connection() -> usize {
+    64 * 1024 * 1024
+}
+fn default_max_body_bytes_total() -> usize {
+    512 * 1024 * 1024
+}
+fn default_max_concurrent_streams() -> u32 {
+    100
 }
 fn default_principal_arn() -> String {
     "arn:aws:iam::000000000000:user/bedrock-guard-local".to_owned()

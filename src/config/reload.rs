@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::snapshot::referenced_paths;
-use super::{load, Config, ConfigError, Overrides, Snapshot};
+use super::{invariants, load, Config, ConfigError, Overrides, Snapshot};
 
 /// What asked for a reload (logged, and shown in the status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -145,10 +145,16 @@ impl Reloader {
         let current = self.live.load_full();
         let generation = current.generation + 1;
         let source = self.source.clone();
+        let running = invariants::Running {
+            listen: self.started_with.listen,
+            auth_enabled: current.auth.is_enabled(),
+        };
         // Reading files and compiling large policies is blocking work: keep it off the request workers.
         let candidate = tokio::task::spawn_blocking(move || {
             let config = source.load()?;
             let snapshot = Snapshot::compile_checked(&config, generation)?;
+            // Everything start-up refuses, a reload refuses too (never an open proxy by edit).
+            invariants::check(&config, Some(running))?;
             Ok::<_, ConfigError>((config, snapshot))
         })
         .await;
@@ -268,6 +274,26 @@ fn restart_required(running: &Config, candidate: &Config) -> Vec<String> {
     check(
         "limits.idle_timeout_secs",
         a.idle_timeout_secs != b.idle_timeout_secs,
+    );
+    check(
+        "limits.body_read_timeout_secs",
+        a.body_read_timeout_secs != b.body_read_timeout_secs,
+    );
+    check(
+        "limits.body_min_bytes_per_sec",
+        a.body_min_bytes_per_sec != b.body_min_bytes_per_sec,
+    );
+    check(
+        "limits.max_body_bytes_per_connection",
+        a.max_body_bytes_per_connection != b.max_body_bytes_per_connection,
+    );
+    check(
+        "limits.max_body_bytes_total",
+        a.max_body_bytes_total != b.max_body_bytes_total,
+    );
+    check(
+        "limits.max_concurrent_streams",
+        a.max_concurrent_streams != b.max_concurrent_streams,
     );
     changed
 }

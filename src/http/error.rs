@@ -24,6 +24,12 @@ pub enum GuardError {
     BodyTooLarge { limit: usize },
     #[error("cannot read the request body: {0}")]
     BodyRead(String),
+    #[error(
+        "the request body did not arrive within {seconds} s (or slower than {min_rate} bytes/s)"
+    )]
+    BodyTimeout { seconds: u64, min_rate: u64 },
+    #[error("bedrock-guard is holding its limit of {limit} bytes of request bodies ({scope}); retry later")]
+    BodyBudget { scope: &'static str, limit: usize },
     #[error(transparent)]
     InvalidHeader(#[from] InvalidHeader),
     #[error(transparent)]
@@ -61,6 +67,9 @@ impl GuardError {
             GuardError::BodyTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "ValidationException")
             }
+            GuardError::BodyTimeout { .. } => {
+                (StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException")
+            }
             GuardError::Credentials(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
@@ -82,7 +91,7 @@ impl GuardError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
             }
             // Retryable by the SDKs' standard retry strategy, like Bedrock's own 503.
-            GuardError::Overloaded { .. } => (
+            GuardError::Overloaded { .. } | GuardError::BodyBudget { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
             ),
@@ -94,9 +103,36 @@ impl GuardError {
         self.status_and_code().0.is_client_error()
     }
 
+    /// What the client is told. The proxy's own faults name no endpoint, error chain or STS detail:
+    /// those are for the log line, which carries the same request id as the response.
+    pub fn client_message(&self) -> String {
+        let internal = match self {
+            GuardError::Credentials(_) => {
+                "bedrock-guard has no usable AWS credentials right now; retry later"
+            }
+            GuardError::Account(_) | GuardError::Classify(ClassifyError::AccountIdUnknown) => {
+                "bedrock-guard cannot determine its AWS account id; its operator can set account_id in the config"
+            }
+            GuardError::Signing(_) => "bedrock-guard could not sign the request to Bedrock",
+            GuardError::BodyRead(_) => "cannot read the request body",
+            GuardError::Upstream(UpstreamError::Connect { .. }) => {
+                "bedrock-guard cannot reach Bedrock right now; retry later"
+            }
+            GuardError::Upstream(UpstreamError::Timeout { seconds, .. }) => {
+                return format!("Bedrock did not answer within {seconds} s");
+            }
+            GuardError::Upstream(UpstreamError::Broken { .. }) => {
+                "the connection between bedrock-guard and Bedrock failed"
+            }
+            GuardError::Upstream(UpstreamError::Build(_)) => "bedrock-guard internal error",
+            _ => return self.to_string(),
+        };
+        format!("{internal} (the guard's log has the details under this request id)")
+    }
+
     pub fn into_response_with_id(self, request_id: &str) -> Response {
         let (status, code) = self.status_and_code();
-        aws_error_response(status, code, &self.to_string(), request_id)
+        aws_error_response(status, code, &self.client_message(), request_id)
     }
 }
 
@@ -142,6 +178,49 @@ mod tests {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["message"], "User: u is not authorized");
+    }
+
+    #[test]
+    fn internal_details_stay_out_of_client_messages() {
+        let secret_bits = [
+            "10.1.2.3",
+            "connection refused",
+            "sts.",
+            "AccessDenied for arn",
+        ];
+        let cases = vec![
+            GuardError::Upstream(UpstreamError::Connect {
+                endpoint: "http://10.1.2.3:443".into(),
+                detail: "tcp connect error: connection refused".into(),
+            }),
+            GuardError::Upstream(UpstreamError::Broken {
+                endpoint: "http://10.1.2.3:443".into(),
+                detail: "connection refused".into(),
+            }),
+            GuardError::Upstream(UpstreamError::Timeout {
+                endpoint: "http://10.1.2.3:443".into(),
+                seconds: 5,
+            }),
+            GuardError::Upstream(UpstreamError::Build("10.1.2.3".into())),
+            GuardError::Credentials(CredentialsError::Provider(
+                "sts.us-east-1.amazonaws.com: AccessDenied for arn".into(),
+            )),
+            GuardError::Account("STS GetCallerIdentity failed: sts. connection refused".into()),
+            GuardError::Signing(SigningError::from_message("AccessDenied for arn")),
+            GuardError::BodyRead("connection refused".into()),
+        ];
+        for err in cases {
+            let message = err.client_message();
+            for bit in secret_bits {
+                assert!(!message.contains(bit), "{err}: {message}");
+            }
+            assert!(!message.is_empty());
+        }
+        // Client faults keep their full, useful message.
+        let denied = GuardError::AccessDenied {
+            message: "User: u is not authorized".into(),
+        };
+        assert_eq!(denied.client_message(), "User: u is not authorized");
     }
 
     #[test]
@@ -192,6 +271,22 @@ mod tests {
                 GuardError::Overloaded { limit: 1 },
                 503,
                 "ServiceUnavailableException",
+            ),
+            (
+                GuardError::BodyBudget {
+                    scope: "total",
+                    limit: 1,
+                },
+                503,
+                "ServiceUnavailableException",
+            ),
+            (
+                GuardError::BodyTimeout {
+                    seconds: 1,
+                    min_rate: 1,
+                },
+                408,
+                "RequestTimeoutException",
             ),
         ];
         for (err, status, code) in cases {

@@ -1,7 +1,8 @@
-//! One request, in phases: admit, read the body, authenticate, classify, authorize, re-sign,
-//! forward, stream back (observed for the audit event as it passes).
+//! One request, in phases: authenticate from the head, admit, read the body (bounded), finish
+//! authentication (a SigV4 signature covers the body), classify, authorize, re-sign, forward, stream
+//! back (observed for the audit event as it passes).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -10,13 +11,14 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
-use http_body_util::{BodyExt, Limited};
+use tokio::sync::OwnedSemaphorePermit;
 
+use super::body::{self, BodyLimits, ConnectionBudget, Reservation};
 use super::context::{self as keys, Inbound};
 use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
 use super::inputs;
-use crate::auth::{Caller, IncomingRequest};
+use crate::auth::{Caller, HeadAuth, RequestHead};
 use crate::aws::{sign_request, SigningError};
 use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, Target};
 use crate::config::{EnforcementMode, Snapshot};
@@ -41,18 +43,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let snapshot = shared.live.load_full();
     let mut audit = Audit::begin(&request_id, &snapshot);
     let in_flight = GaugeGuard::in_flight();
-    // Admission first, before reading a byte: overload must cost as little as possible.
-    let result = match shared.ops.admit() {
-        Ok(permit) => proxy(&shared, &snapshot, request, &request_id, &mut audit)
-            .await
-            .map(|response| (response, permit)),
-        Err(overloaded) => {
-            guard_metrics::record_overload();
-            Err(GuardError::Overloaded {
-                limit: overloaded.limit,
-            })
-        }
-    };
+    let result = proxy(&shared, &snapshot, request, &request_id, &mut audit).await;
     let mut response = match result {
         Ok((response, permit)) => {
             tracing::debug!(
@@ -95,25 +86,20 @@ async fn proxy(
     request: Request,
     request_id: &str,
     audit: &mut Audit,
-) -> Result<Response, GuardError> {
+) -> Result<(Response, OwnedSemaphorePermit), GuardError> {
     let (parts, body) = request.into_parts();
-    let body = read_body(body, &parts.headers, snapshot.max_body_bytes).await?;
-
-    // Who is calling, before any policy or upstream work.
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let incoming = IncomingRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        headers: &parts.headers,
-        body: &body,
-    };
-    let caller = snapshot
-        .auth
-        .authenticate(&incoming, peer, &shared.region, SystemTime::now())?;
+    let peer = peer_ip(&parts);
+    // Who is calling, from the head: an unauthenticated request never takes a slot or buffers a body.
+    let head_auth = authenticate_head(shared, snapshot, &parts)?;
+    // Admission next, before reading a byte of the body: overload must cost as little as possible.
+    let permit = shared.ops.admit().map_err(|overloaded| {
+        guard_metrics::record_overload();
+        GuardError::Overloaded {
+            limit: overloaded.limit,
+        }
+    })?;
+    let (body, _reservation) = read_body(shared, snapshot, &parts, body).await?;
+    let caller = head_auth.finish(&body)?;
     audit.principal(&caller.principal);
     // A SigV4 client's credential scope picks the region (already checked against the allowed ones).
     let region = caller.region.as_deref().unwrap_or(&shared.region);
@@ -146,7 +132,55 @@ async fn proxy(
         client_ip: peer,
     };
     authorize(shared, snapshot, &target, &inbound, request_id, audit).await?;
-    forward(shared, &target, &parts.method, &parts.headers, body, audit).await
+    let response = forward(shared, &target, &parts.method, &parts.headers, body, audit).await?;
+    Ok((response, permit))
+}
+
+/// The client address the connection came from (absent when the router is driven without a socket).
+pub(crate) fn peer_ip(parts: &http::request::Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// Authentication from the request head alone, for every path that must refuse unknown callers
+/// before committing resources to them (a slot, a body buffer, an upstream stream). Finish with
+/// [`HeadAuth::finish`] once the body is in.
+pub(crate) fn authenticate_head(
+    shared: &Shared,
+    snapshot: &Snapshot,
+    parts: &http::request::Parts,
+) -> Result<HeadAuth, GuardError> {
+    let head = RequestHead {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    };
+    Ok(snapshot
+        .auth
+        .authenticate_head(&head, peer_ip(parts), &shared.region, SystemTime::now())?)
+}
+
+/// Reads the body within the snapshot's size cap, the deadline and minimum rate, and the byte budgets
+/// (the connection's, when served by the guard's own loop, and the whole proxy's). The reservation
+/// must live until the body has been handed upstream.
+async fn read_body(
+    shared: &Shared,
+    snapshot: &Snapshot,
+    parts: &http::request::Parts,
+    body: Body,
+) -> Result<(Bytes, Reservation), GuardError> {
+    let limits = BodyLimits {
+        max_bytes: snapshot.max_body_bytes,
+        ..shared.ops.body_limits
+    };
+    let connection = parts.extensions.get::<ConnectionBudget>();
+    let mut budgets = Vec::with_capacity(2);
+    budgets.extend(connection.map(|c| &c.0));
+    budgets.push(&shared.ops.body_budget);
+    body::read_body(body, &parts.headers, limits, &budgets).await
 }
 
 /// What one request asks for, once authenticated and classified.
@@ -155,24 +189,6 @@ struct Call<'a> {
     region: &'a str,
     route: &'a Route,
     body_model: Option<&'a ModelId>,
-}
-
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, GuardError> {
-    // Refuse a declared oversize body before reading a byte of it.
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(GuardError::BodyTooLarge { limit });
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            Err(GuardError::BodyTooLarge { limit })
-        }
-        Err(err) => Err(GuardError::BodyRead(err.to_string())),
-    }
 }
 
 async fn authorize(

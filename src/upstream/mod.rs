@@ -110,20 +110,21 @@ impl Upstream {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<reqwest::Response, UpstreamError> {
+        // The endpoint as called (a `{region}` template filled in), for the log line.
+        let endpoint = url.origin().ascii_serialization();
         let request = self.client.request(method, url).headers(headers).body(body);
         match tokio::time::timeout(self.response_timeout, request.send()).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(err)) => Err(self.classify(err)),
+            Ok(Err(err)) => Err(self.classify(err, endpoint)),
             Err(_elapsed) => Err(UpstreamError::Timeout {
-                endpoint: self.base.clone(),
+                endpoint,
                 seconds: self.response_timeout.as_secs(),
             }),
         }
     }
 
-    fn classify(&self, err: reqwest::Error) -> UpstreamError {
+    fn classify(&self, err: reqwest::Error, endpoint: String) -> UpstreamError {
         let detail = error_chain(&err);
-        let endpoint = self.base.clone();
         if err.is_timeout() {
             UpstreamError::Timeout {
                 endpoint,

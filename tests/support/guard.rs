@@ -184,6 +184,7 @@ pub async fn start_guard_with_policy_files(
             max_concurrent_requests: options.max_concurrent_requests,
             header_read_timeout_secs: options.header_read_timeout_secs,
             idle_timeout_secs: options.idle_timeout_secs,
+            ..LimitsConfig::default()
         },
         shutdown_grace_secs: options.shutdown_grace_secs,
         ..Config::default()
