@@ -6,8 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::classify::{self, ModelId, Operation, ResourceContext, Target};
+use crate::classify::{self, ModelId, Operation, ResourceContext, RouteSource, Routing, Target};
 use crate::config::{Expectation, Snapshot};
+use crate::controlplane::BuiltinRouting;
 use crate::guard::FALLBACK_REGION;
 use crate::policy::{AuthzRequest, Decision, Principal, RequestContext, ResourceCheck};
 
@@ -36,6 +37,8 @@ pub struct Answer {
     pub action: &'static str,
     pub region: String,
     pub checks: Vec<ResourceCheck>,
+    /// Where the routing of a wrapper (inference profile, router, ...) came from; `None`: no wrapper.
+    pub routing_source: Option<RouteSource>,
     pub context: RequestContext,
     pub decision: Decision,
 }
@@ -44,8 +47,18 @@ pub struct Answer {
 #[error("{0}")]
 pub struct QuestionError(pub String);
 
-/// Decides `question` against `snapshot`.
+/// Decides `question` against `snapshot`, with the built-in routing tables (no control plane).
 pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, QuestionError> {
+    ask_with_routing(snapshot, question, &BuiltinRouting)
+}
+
+/// Decides `question` against `snapshot`, with profile routing from `routing` (the control-plane
+/// cache the proxy uses, when the caller has one).
+pub fn ask_with_routing(
+    snapshot: &Snapshot,
+    question: &Question<'_>,
+    routing: &dyn Routing,
+) -> Result<Answer, QuestionError> {
     let principal = match question.principal {
         Some(name) => snapshot
             .principal(name)
@@ -85,7 +98,7 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
         .as_deref()
         .or(principal.account())
         .unwrap_or(PLACEHOLDER_ACCOUNT);
-    let checks = classify::resource_checks(
+    let (checks, routing_source) = classify::resource_checks_with_source(
         operation,
         &target,
         body_model,
@@ -94,6 +107,8 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
             account_id: Some(account),
             profiles: &snapshot.profiles,
             application_profiles: &snapshot.application_profiles,
+            routing,
+            unresolved: snapshot.unresolved_wrappers,
         },
     )
     .map_err(|e| QuestionError(e.to_string()))?;
@@ -119,6 +134,7 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
         action,
         region,
         checks,
+        routing_source,
         context,
         decision,
     })
