@@ -6,9 +6,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::classify::{self, ModelId, Operation, ResourceContext, RouteSource, Routing, Target};
+use crate::classify::{
+    self, ClassifyError, ModelId, Operation, ResourceContext, RouteSource, Routing, Target,
+};
 use crate::config::{Expectation, Snapshot};
-use crate::controlplane::BuiltinRouting;
+use crate::controlplane::{BuiltinRouting, ControlPlane};
 use crate::guard::FALLBACK_REGION;
 use crate::policy::{AuthzRequest, Decision, Principal, RequestContext, ResourceCheck};
 
@@ -53,12 +55,51 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
 }
 
 /// Decides `question` against `snapshot`, with profile routing from `routing` (the control-plane
-/// cache the proxy uses, when the caller has one).
+/// cache the proxy uses, when the caller has one). An id the cache does not know is an error here;
+/// [`ask_resolving`] looks it up.
 pub fn ask_with_routing(
     snapshot: &Snapshot,
     question: &Question<'_>,
     routing: &dyn Routing,
 ) -> Result<Answer, QuestionError> {
+    match ask_inner(snapshot, question, routing)? {
+        Asked::Answer(answer) => Ok(*answer),
+        Asked::NotCached(err) => Err(QuestionError(err.to_string())),
+    }
+}
+
+/// Decides `question` with routing from `control_plane`, looking up (once each) the ids its cache
+/// does not know, exactly as the proxy does.
+pub async fn ask_resolving(
+    snapshot: &Snapshot,
+    question: &Question<'_>,
+    control_plane: &ControlPlane,
+) -> Result<Answer, QuestionError> {
+    // Each lookup settles its id (found or marked missing), so a few rounds always suffice.
+    for _ in 0..4 {
+        match ask_inner(snapshot, question, &control_plane.routing())? {
+            Asked::Answer(answer) => return Ok(*answer),
+            Asked::NotCached(ClassifyError::RouteNotCached { region, kind, key }) => {
+                control_plane.resolve(&region, kind, &key).await;
+            }
+            Asked::NotCached(err) => return Err(QuestionError(err.to_string())),
+        }
+    }
+    Err(QuestionError(
+        "control-plane lookups did not settle".to_owned(),
+    ))
+}
+
+enum Asked {
+    Answer(Box<Answer>),
+    NotCached(ClassifyError),
+}
+
+fn ask_inner(
+    snapshot: &Snapshot,
+    question: &Question<'_>,
+    routing: &dyn Routing,
+) -> Result<Asked, QuestionError> {
     let principal = match question.principal {
         Some(name) => snapshot
             .principal(name)
@@ -98,7 +139,7 @@ pub fn ask_with_routing(
         .as_deref()
         .or(principal.account())
         .unwrap_or(PLACEHOLDER_ACCOUNT);
-    let (checks, routing_source) = classify::resource_checks_with_source(
+    let classified = classify::resource_checks_with_source(
         operation,
         &target,
         body_model,
@@ -110,8 +151,12 @@ pub fn ask_with_routing(
             routing,
             unresolved: snapshot.unresolved_wrappers,
         },
-    )
-    .map_err(|e| QuestionError(e.to_string()))?;
+    );
+    let (checks, routing_source) = match classified {
+        Ok(classified) => classified,
+        Err(err @ ClassifyError::RouteNotCached { .. }) => return Ok(Asked::NotCached(err)),
+        Err(err) => return Err(QuestionError(err.to_string())),
+    };
 
     let mut context = RequestContext::new();
     context.set("aws:RequestedRegion", region.as_str());
@@ -128,7 +173,7 @@ pub fn ask_with_routing(
         checks: &checks,
         context: &context,
     });
-    Ok(Answer {
+    Ok(Asked::Answer(Box::new(Answer {
         principal: Arc::clone(principal),
         operation,
         action,
@@ -137,7 +182,7 @@ pub fn ask_with_routing(
         routing_source,
         context,
         decision,
-    })
+    })))
 }
 
 /// A `[[policy_tests]]` case that did not get its expected decision (or could not be asked).
@@ -155,6 +200,14 @@ impl fmt::Display for Failure {
 
 /// Runs every `[[policy_tests]]` case of the snapshot; `Ok(count)` when all pass.
 pub fn run_policy_tests(snapshot: &Snapshot) -> Result<usize, Vec<Failure>> {
+    run_policy_tests_with(snapshot, &BuiltinRouting)
+}
+
+/// [`run_policy_tests`] with profile routing from `routing`.
+pub fn run_policy_tests_with(
+    snapshot: &Snapshot,
+    routing: &dyn Routing,
+) -> Result<usize, Vec<Failure>> {
     let mut failures = Vec::new();
     for (i, test) in snapshot.policy_tests.iter().enumerate() {
         let name = test
@@ -172,7 +225,7 @@ pub fn run_policy_tests(snapshot: &Snapshot) -> Result<usize, Vec<Failure>> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         };
-        match ask(snapshot, &question) {
+        match ask_with_routing(snapshot, &question, routing) {
             Ok(answer) => {
                 let allowed = answer.decision.is_allowed();
                 if allowed != (test.expect == Expectation::Allow) {

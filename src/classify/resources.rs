@@ -493,6 +493,7 @@ pub(crate) fn validate_async_invocation_arn(arn: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::profiles::{NoRouting, BUILTIN_PROFILES};
     use super::*;
 
     const ACCOUNT: &str = "123456789012";
@@ -517,6 +518,8 @@ mod tests {
             account_id: account,
             profiles: &profiles,
             application_profiles: &apps,
+            routing: &NoRouting,
+            unresolved: UnresolvedWrappers::Deny,
         };
         let id = ModelId::from_decoded(id)?;
         resource_checks(Operation::InvokeModel, &Target::Model(id), None, &ctx)
@@ -526,7 +529,9 @@ mod tests {
         ResourceCheck::new(arn)
     }
     fn via(arn: &str, profile: &str) -> ResourceCheck {
-        ResourceCheck::new(arn).with_context(IPA, profile)
+        ResourceCheck::new(arn)
+            .with_context(IPA, profile)
+            .with_context(REQUESTED_REGION_KEY, requested_region_of(arn))
     }
 
     fn fm_in(regions: &[&str], partition: &str, model: &str, profile: &str) -> Vec<ResourceCheck> {
@@ -658,8 +663,7 @@ mod tests {
                     &format!("arn:aws:bedrock:eu-west-1::foundation-model/{model}"),
                     p
                 ),
-                via(&format!("arn:aws:bedrock:::foundation-model/{model}"), p)
-                    .with_context(REQUESTED_REGION_KEY, "unspecified"),
+                via(&format!("arn:aws:bedrock:::foundation-model/{model}"), p),
             ])
         );
     }
@@ -727,8 +731,7 @@ mod tests {
             Ok(vec![
                 rc(ig),
                 via("arn:aws:bedrock:us-east-1::foundation-model/a.b", ig),
-                via("arn:aws:bedrock:::foundation-model/a.b", ig)
-                    .with_context(REQUESTED_REGION_KEY, "unspecified"),
+                via("arn:aws:bedrock:::foundation-model/a.b", ig),
             ])
         );
 
@@ -749,19 +752,27 @@ mod tests {
         );
         let undeclared =
             "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/other1";
-        assert_eq!(
-            checks_for(undeclared, "us-east-1", None),
-            Ok(vec![rc(undeclared)])
-        );
-
-        for itself in [
+        // Wrappers nobody can resolve are refused: checking the wrapper alone would bypass model denies.
+        for wrapper in [
+            undeclared,
             "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456",
-            "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdef123456",
-            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123",
-            "arn:aws:bedrock:us-east-1:123456789012:imported-model/abc123xyz",
             "arn:aws:bedrock:us-east-1:123456789012:prompt/PROMPT12345:1",
             "arn:aws:bedrock:us-east-1:123456789012:prompt-router/abc123",
             "arn:aws:bedrock:us-east-1:123456789012:default-prompt-router/anthropic.claude:1",
+        ] {
+            assert!(
+                matches!(
+                    checks_for(wrapper, "us-east-1", None),
+                    Err(ClassifyError::UnresolvedWrapper { .. })
+                ),
+                "{wrapper}"
+            );
+        }
+
+        for itself in [
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdef123456",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123",
+            "arn:aws:bedrock:us-east-1:123456789012:imported-model/abc123xyz",
             "arn:aws:sagemaker:us-east-1:123456789012:endpoint/my-endpoint",
         ] {
             assert_eq!(checks_for(itself, "us-east-1", None), Ok(vec![rc(itself)]), "{itself}");
@@ -789,6 +800,8 @@ mod tests {
             account_id: Some(ACCOUNT),
             profiles: &profiles,
             application_profiles: &apps,
+            routing: &NoRouting,
+            unresolved: UnresolvedWrappers::Deny,
         };
         let check = |id: &str| {
             let id = ModelId::from_decoded(id)?;
@@ -819,6 +832,8 @@ mod tests {
             account_id: account,
             profiles,
             application_profiles: apps,
+            routing: &NoRouting,
+            unresolved: UnresolvedWrappers::Deny,
         }
     }
 

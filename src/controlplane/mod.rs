@@ -161,6 +161,15 @@ impl ControlPlane {
         }
     }
 
+    /// Like [`ControlPlane::routing`], but never asks for a lookup: ids the cache does not know use
+    /// the built-in tables (`check`, which decides many questions without waiting on each).
+    pub fn settled_routing(&self) -> RoutingView {
+        RoutingView {
+            catalog: self.catalog.load_full(),
+            can_resolve: false,
+        }
+    }
+
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.load_full()
     }
