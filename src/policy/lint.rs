@@ -90,7 +90,52 @@ pub fn lint(set: &PolicySet, catalog: &Catalog) -> Vec<Lint> {
             }
         }
     }
+    lint_wrapper_bypass(set, &mut lints);
     lints
+}
+
+/// Wrapper ARNs that lead to models (a prompt router, an application inference profile, a prompt,
+/// a provisioned model), one of each kind, to test Allow statements against.
+const WRAPPER_SAMPLES: &[&str] = &[
+    "arn:aws:bedrock:us-east-1:111122223333:default-prompt-router/anthropic.claude:1",
+    "arn:aws:bedrock:us-east-1:111122223333:prompt-router/abcdef123456",
+    "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abcdef123456",
+    "arn:aws:bedrock:us-east-1:111122223333:prompt/ABCDEF1234:1",
+    "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abcdef123456",
+];
+
+/// A Deny on foundation models beside an Allow on wrappers: safe only because the guard checks the
+/// models a wrapper reaches (as AWS does), which needs the control plane; say so where it matters.
+fn lint_wrapper_bypass(set: &PolicySet, lints: &mut Vec<Lint>) {
+    let allows_wrappers = set.statements().iter().any(|s| {
+        s.effect() == Effect::Allow
+            && !s.resources.not
+            && WRAPPER_SAMPLES.iter().any(|arn| {
+                let parsed = Arn::parse(arn);
+                s.resources
+                    .patterns
+                    .iter()
+                    .any(|p| p.matches(parsed.as_ref(), &NoVars))
+            })
+    });
+    if !allows_wrappers {
+        return;
+    }
+    for s in set.statements() {
+        let denies_models = s.effect() == Effect::Deny
+            && !s.resources.not
+            && s.resources.patterns.iter().any(|p| {
+                p.resource_text()
+                    .is_some_and(|r| r.starts_with("foundation-model/"))
+            });
+        if denies_models {
+            lints.push(Lint {
+                origin: Arc::clone(&s.origin),
+                rule: s.rule.clone(),
+                message: "denies foundation models while the policy allows wrappers (prompt routers, application inference profiles, prompts, provisioned models): a call through a wrapper reaches the model without naming it. AWS checks the model behind the wrapper, and so does the guard, from the Bedrock control plane (the proxy needs bedrock:GetPromptRouter, bedrock:GetInferenceProfile, bedrock:GetProvisionedModelThroughput); keep [control_plane] unresolved_wrappers = \"deny\", or deny the wrapper ARNs too".to_owned(),
+            });
+        }
+    }
 }
 
 /// For a `foundation-model/...` or `inference-profile/...` pattern without variables whose model part
@@ -177,6 +222,22 @@ mod tests {
             never.iter().filter(|l| l.contains("never applies")).count(),
             3,
             "{never:?}"
+        );
+        let deny_list = lints(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*"},{"Sid":"NoClaude","Effect":"Deny","Action":"bedrock:InvokeModel*","Resource":"arn:aws:bedrock:*::foundation-model/anthropic.*"}]}"#,
+        );
+        assert!(
+            deny_list
+                .iter()
+                .any(|l| l.contains("NoClaude") && l.contains("wrappers")),
+            "{deny_list:?}"
+        );
+        let models_only = lints(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"arn:aws:bedrock:*::foundation-model/*"},{"Effect":"Deny","Action":"bedrock:InvokeModel*","Resource":"arn:aws:bedrock:*::foundation-model/anthropic.*"}]}"#,
+        );
+        assert!(
+            !models_only.iter().any(|l| l.contains("wrappers")),
+            "{models_only:?}"
         );
     }
 }
