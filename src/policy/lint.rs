@@ -90,7 +90,6 @@ pub fn lint(set: &PolicySet, catalog: &Catalog) -> Vec<Lint> {
             }
         }
     }
-    lint_wrapper_bypass(set, &mut lints);
     lints
 }
 
@@ -104,8 +103,14 @@ const WRAPPER_SAMPLES: &[&str] = &[
     "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abcdef123456",
 ];
 
-/// A Deny on foundation models beside an Allow on wrappers: safe only because the guard checks the
-/// models a wrapper reaches (as AWS does), which needs the control plane; say so where it matters.
+/// A Deny on foundation models beside an Allow on wrappers: bypassable when wrappers are authorized
+/// alone (`[control_plane] unresolved_wrappers = "wrapper-only"`), so `check` runs this lint then.
+pub fn wrapper_bypass_lints(set: &PolicySet) -> Vec<Lint> {
+    let mut lints = Vec::new();
+    lint_wrapper_bypass(set, &mut lints);
+    lints
+}
+
 fn lint_wrapper_bypass(set: &PolicySet, lints: &mut Vec<Lint>) {
     let allows_wrappers = set.statements().iter().any(|s| {
         s.effect() == Effect::Allow
@@ -132,7 +137,7 @@ fn lint_wrapper_bypass(set: &PolicySet, lints: &mut Vec<Lint>) {
             lints.push(Lint {
                 origin: Arc::clone(&s.origin),
                 rule: s.rule.clone(),
-                message: "denies foundation models while the policy allows wrappers (prompt routers, application inference profiles, prompts, provisioned models): a call through a wrapper reaches the model without naming it. AWS checks the model behind the wrapper, and so does the guard, from the Bedrock control plane (the proxy needs bedrock:GetPromptRouter, bedrock:GetInferenceProfile, bedrock:GetProvisionedModelThroughput); keep [control_plane] unresolved_wrappers = \"deny\", or deny the wrapper ARNs too".to_owned(),
+                message: "denies foundation models while the policy allows wrappers (prompt routers, application inference profiles, prompts, provisioned models), and unresolved_wrappers = \"wrapper-only\" authorizes a wrapper the guard cannot resolve by its ARN alone: a call through it reaches the model without this Deny seeing it. Set [control_plane] unresolved_wrappers = \"deny\" (AWS checks the model behind a wrapper), or deny the wrapper ARNs too".to_owned(),
             });
         }
     }
@@ -184,8 +189,9 @@ mod tests {
         }])
         .unwrap();
         lint(&set, &Catalog::default())
-            .iter()
-            .map(ToString::to_string)
+            .into_iter()
+            .chain(wrapper_bypass_lints(&set))
+            .map(|l| l.to_string())
             .collect()
     }
 
