@@ -73,6 +73,7 @@ async fn guard_with(double: &BedrockDouble, cp: &ControlPlaneDouble, policy: &st
             configure: Some(Arc::new(move |config: &mut Config| {
                 config.control_plane = ControlPlaneConfig {
                     endpoint: Some(url.clone()),
+                    prompt_endpoint: Some(url.clone()),
                     start_wait_ms: 30_000,
                     ..ControlPlaneConfig::default()
                 };

@@ -44,7 +44,7 @@ pub enum ClassifyError {
     /// because authorizing the wrapper alone would let a deny on the model be bypassed.
     #[error(
         "cannot authorize {arn}: the models this {} routes to could not be resolved \
-         (the proxy asks the Bedrock control plane; a prompt's model is not looked up). \
+         (the proxy asks the Bedrock control plane and Prompt management). \
          Call the model or a resolvable inference profile directly, or ask the operator \
          (control_plane.unresolved_wrappers)", kind.as_str()
     )]

@@ -113,6 +113,8 @@ pub struct RegionCatalog {
     foundation_models: Vec<Arc<FoundationModel>>,
     routers: HashMap<String, Arc<PromptRouter>>,
     provisioned: HashMap<String, Arc<ProvisionedModel>>,
+    /// Prompt ARN (with version) -> the model ARNs its variants run (GetPrompt).
+    prompts: HashMap<String, Arc<[String]>>,
     /// Keys the control plane was asked about on demand and could not answer (not found, denied,
     /// timed out): looked up again only after the next refresh.
     missing: HashSet<(WrapperKind, String)>,
@@ -138,6 +140,7 @@ impl RegionCatalog {
             foundation_models: Vec::new(),
             routers: HashMap::new(),
             provisioned: HashMap::new(),
+            prompts: HashMap::new(),
             missing: HashSet::new(),
         }
     }
@@ -181,6 +184,15 @@ impl RegionCatalog {
 
     pub fn provisioned_model(&self, arn: &str) -> Option<&Arc<ProvisionedModel>> {
         self.provisioned.get(arn)
+    }
+
+    /// The model ARNs the variants of prompt `arn` run, when looked up.
+    pub fn prompt_models(&self, arn: &str) -> Option<&[String]> {
+        self.prompts.get(arn).map(|m| &m[..])
+    }
+
+    pub(crate) fn add_prompt(&mut self, arn: &str, models: Vec<String>) {
+        self.prompts.insert(arn.to_owned(), models.into());
     }
 
     pub(crate) fn is_missing(&self, kind: WrapperKind, key: &str) -> bool {

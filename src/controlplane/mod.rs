@@ -6,8 +6,9 @@
 //! is an immutable [`Catalog`] swapped whole (arc-swap): requests read it without locks. It is
 //! fetched at start (readiness waits at most `start_wait_ms`), again every `refresh_secs` and after
 //! each configuration reload. An id the cache does not know (an application profile created since,
-//! a prompt router, a provisioned model) is looked up once on demand (`GetInferenceProfile`,
-//! `GetPromptRouter`, `GetProvisionedModelThroughput`), one flight per id.
+//! a prompt router, a provisioned model, a prompt) is looked up once on demand (`GetInferenceProfile`,
+//! `GetPromptRouter`, `GetProvisionedModelThroughput`, Prompt management's `GetPrompt`), one flight
+//! per id.
 //!
 //! When the control plane cannot be asked (unreachable, AccessDenied on `bedrock:ListInferenceProfiles`),
 //! classification falls back to the built-in per-model table ([`builtin`]) and then to the per-prefix
@@ -16,6 +17,7 @@
 pub mod builtin;
 mod catalog;
 mod fetch;
+mod prompts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -32,6 +34,7 @@ pub use catalog::{
     ProvisionedModel, RegionCatalog, RegionStatus,
 };
 pub use fetch::{FetchError, RegionClient};
+pub use prompts::PromptClient;
 
 use crate::classify::{Lookup, RouteSource, Routing, UnresolvedWrappers, WrapperKind};
 
@@ -49,6 +52,10 @@ pub struct ControlPlaneConfig {
     /// endpoint (`https://bedrock.{region}.amazonaws.com`). Set it for a VPC endpoint or a test double.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// Base URL of Prompt management (GetPrompt, for `prompt` ARNs); may contain `{region}`.
+    /// Default: `https://bedrock-agent.{region}.amazonaws.com`.
+    #[serde(default)]
+    pub prompt_endpoint: Option<String>,
     /// How often the listings are fetched again.
     #[serde(default = "default_refresh_secs")]
     pub refresh_secs: u64,
@@ -82,6 +89,7 @@ impl Default for ControlPlaneConfig {
         Self {
             enabled: default_enabled(),
             endpoint: None,
+            prompt_endpoint: None,
             refresh_secs: default_refresh_secs(),
             start_wait_ms: default_start_wait_ms(),
             lookup_timeout_ms: default_lookup_timeout_ms(),
@@ -98,6 +106,7 @@ pub struct ControlPlane {
     catalog: ArcSwap<Catalog>,
     /// Empty when disabled: lookups then use the built-in table only.
     clients: HashMap<String, RegionClient>,
+    prompt_clients: HashMap<String, PromptClient>,
     refresh_every: Duration,
     start_wait: Duration,
     lookup_timeout: Duration,
@@ -125,12 +134,28 @@ impl ControlPlane {
         } else {
             HashMap::new()
         };
+        let lookup_timeout = Duration::from_millis(config.lookup_timeout_ms.max(1));
+        let prompt_clients = clients
+            .keys()
+            .map(|r| {
+                (
+                    r.clone(),
+                    PromptClient::new(
+                        sdk.credentials_provider(),
+                        r,
+                        config.prompt_endpoint.as_deref(),
+                        lookup_timeout,
+                    ),
+                )
+            })
+            .collect();
         Self {
             catalog: ArcSwap::from_pointee(Catalog::new(regions.iter().cloned())),
             clients,
+            prompt_clients,
             refresh_every: Duration::from_secs(config.refresh_secs.max(1)),
             start_wait: Duration::from_millis(config.start_wait_ms),
-            lookup_timeout: Duration::from_millis(config.lookup_timeout_ms.max(1)),
+            lookup_timeout,
             update: Mutex::new(()),
             flights: Mutex::new(HashMap::new()),
             generation: watch::channel(0).0,
@@ -270,7 +295,10 @@ impl ControlPlane {
                     .provisioned_model(key)
                     .await
                     .map(|p| Resolved::Provisioned(Box::new(p))),
-                WrapperKind::Prompt => Ok(Resolved::Nothing),
+                WrapperKind::Prompt => match self.prompt_clients.get(region) {
+                    Some(prompts) => prompts.models(key).await.map(Resolved::Prompt),
+                    None => Ok(Resolved::Nothing),
+                },
             }
         })
         .await;
@@ -280,6 +308,7 @@ impl ControlPlane {
                 Ok(Ok(Resolved::Profile(p))) => next.add_profile_as(key, *p),
                 Ok(Ok(Resolved::Router(r))) => next.add_router_as(key, *r),
                 Ok(Ok(Resolved::Provisioned(p))) => next.add_provisioned(key, *p),
+                Ok(Ok(Resolved::Prompt(models))) => next.add_prompt(key, models),
                 Ok(Ok(Resolved::Nothing)) => next.add_missing(kind, key),
                 Ok(Err(err)) => {
                     if !err.is_not_found() {
@@ -383,6 +412,7 @@ enum Resolved {
     Profile(Box<InferenceProfile>),
     Router(Box<PromptRouter>),
     Provisioned(Box<ProvisionedModel>),
+    Prompt(Vec<String>),
     Nothing,
 }
 
@@ -414,7 +444,7 @@ impl Routing for RoutingView {
                     }
                     arns
                 }),
-                WrapperKind::Prompt => None,
+                WrapperKind::Prompt => rc.prompt_models(key).map(<[String]>::to_vec),
             };
             // An entry that names no model cannot be authorized against its models: unresolved.
             if let Some(arns) = found.filter(|a| !a.is_empty()) {
@@ -423,7 +453,7 @@ impl Routing for RoutingView {
                     source: RouteSource::ControlPlane,
                 };
             }
-            if self.can_resolve && kind != WrapperKind::Prompt && !rc.is_missing(kind, key) {
+            if self.can_resolve && !rc.is_missing(kind, key) {
                 return Lookup::NotCached;
             }
         }

@@ -1,7 +1,8 @@
 //! A local stand-in for the Bedrock control plane (`bedrock.{region}.amazonaws.com`) on port 0.
 //!
 //! Answers ListInferenceProfiles (paginated, two per page, filtered by `type`), GetInferenceProfile,
-//! ListFoundationModels, GetPromptRouter and GetProvisionedModelThroughput as restJson1, from data
+//! ListFoundationModels, GetPromptRouter, GetProvisionedModelThroughput and Prompt management's
+//! GetPrompt (`bedrock-agent`, same signing name) as restJson1, from data
 //! the test sets per region. Every request must carry a SigV4 signature (signing name `bedrock`) by
 //! the `PROXY_*` credentials, checked with the independent verifier in [`super::sigv4`]; anything
 //! else gets 403 InvalidSignatureException. [`ControlPlaneDouble::set_denied`] answers
@@ -32,6 +33,8 @@ struct Region {
     foundation_models: Vec<Value>,
     routers: Vec<Value>,
     provisioned: Vec<Value>,
+    /// (prompt id, version, GetPrompt answer).
+    prompts: Vec<(String, String, Value)>,
 }
 
 #[derive(Default)]
@@ -168,6 +171,25 @@ impl ControlPlaneDouble {
         self.with_region(region, |r| r.provisioned.push(model));
     }
 
+    /// A Prompt management prompt `id` whose version `version` has one variant per model id.
+    pub fn add_prompt(&self, region: &str, id: &str, version: &str, model_ids: &[&str]) {
+        let answer = json!({
+            "id": id,
+            "version": version,
+            "name": "prompt",
+            "arn": format!("arn:aws:bedrock:{region}:{ACCOUNT}:prompt/{id}"),
+            "variants": model_ids.iter().enumerate().map(|(i, m)| json!({
+                "name": format!("variant{i}"),
+                "templateType": "TEXT",
+                "templateConfiguration": {"text": {"text": "{{input}}"}},
+                "modelId": m,
+            })).collect::<Vec<_>>(),
+        });
+        self.with_region(region, |r| {
+            r.prompts.push((id.to_owned(), version.to_owned(), answer))
+        });
+    }
+
     /// Every request answers AccessDeniedException while set.
     pub fn set_denied(&self, denied: bool) {
         self.state.denied.store(denied, Ordering::SeqCst);
@@ -264,6 +286,13 @@ async fn handle(State(state): State<Arc<DoubleState>>, request: Request) -> Resp
         [a, id] if a == "inference-profiles" => ("GetInferenceProfile", Some(id.clone())),
         [a] if a == "foundation-models" => ("ListFoundationModels", None),
         [a, arn] if a == "prompt-routers" => ("GetPromptRouter", Some(arn.clone())),
+        [a, id] if a == "prompts" => (
+            "GetPrompt",
+            Some(format!(
+                "{id}:{}",
+                params.get("promptVersion").cloned().unwrap_or_default()
+            )),
+        ),
         [a, id] if a == "provisioned-model-throughput" => {
             ("GetProvisionedModelThroughput", Some(id.clone()))
         }
@@ -326,6 +355,13 @@ async fn handle(State(state): State<Arc<DoubleState>>, request: Request) -> Resp
                 .map_or_else(not_found, |p| ok(p.clone()))
         }
         "ListFoundationModels" => ok(json!({ "modelSummaries": data.foundation_models })),
+        "GetPrompt" => {
+            let key = key.unwrap_or_default();
+            data.prompts
+                .iter()
+                .find(|(id, version, _)| format!("{id}:{version}") == key)
+                .map_or_else(not_found, |(_, _, answer)| ok(answer.clone()))
+        }
         "GetPromptRouter" => {
             let arn = key.unwrap_or_default();
             data.routers
