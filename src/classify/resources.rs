@@ -984,6 +984,126 @@ mod tests {
         }
     }
 
+    /// Routing from a fixed table: (kind, key) -> model ARNs; anything else not cached.
+    struct FixedRouting(Vec<(WrapperKind, &'static str, Vec<String>)>);
+
+    impl Routing for FixedRouting {
+        fn lookup(&self, _region: &str, kind: WrapperKind, key: &str) -> Lookup {
+            match self.0.iter().find(|(k, id, _)| *k == kind && *id == key) {
+                Some((_, _, arns)) => Lookup::Models {
+                    arns: arns.clone(),
+                    source: RouteSource::ControlPlane,
+                },
+                None => Lookup::NotCached,
+            }
+        }
+    }
+
+    #[test]
+    fn wrappers_resolve_through_routing() {
+        let fm = |r: &str, m: &str| format!("arn:aws:bedrock:{r}::foundation-model/{m}");
+        let us_haiku = format!("us.{HAIKU}");
+        let profile = format!("arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/{us_haiku}");
+        let router =
+            "arn:aws:bedrock:us-east-1:123456789012:default-prompt-router/anthropic.claude:1";
+        let app = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/app9";
+        let routing = FixedRouting(vec![
+            (
+                WrapperKind::SystemProfile,
+                "us.anthropic.claude-3-haiku-20240307-v1:0",
+                vec![fm("us-east-1", HAIKU), fm("us-west-2", HAIKU)],
+            ),
+            (WrapperKind::PromptRouter, router, vec![profile.clone()]),
+            (
+                WrapperKind::ApplicationProfile,
+                app,
+                vec![fm("us-west-2", HAIKU)],
+            ),
+        ]);
+        let (profiles, apps) = (InferenceProfileTable::builtin(), ApplicationProfiles::new());
+        let ctx = ResourceContext {
+            routing: &routing,
+            ..ctx_with(&profiles, &apps, Some(ACCOUNT))
+        };
+        let checks = |id: &str| {
+            let id = ModelId::from_decoded(id).map_err(|e| e.to_string())?;
+            resource_checks_with_source(Operation::Converse, &Target::Model(id), None, &ctx)
+                .map_err(|e| e.to_string())
+        };
+
+        // A system profile: exactly the destinations the control plane lists.
+        let expected = vec![
+            rc(&profile),
+            via(&fm("us-east-1", HAIKU), &profile),
+            via(&fm("us-west-2", HAIKU), &profile),
+        ];
+        assert_eq!(
+            checks(&us_haiku),
+            Ok((expected.clone(), Some(RouteSource::ControlPlane)))
+        );
+
+        // A router reaching that profile: the router, then the profile's checks with the router key.
+        let mut through_router = vec![rc(router)];
+        through_router.extend(
+            expected
+                .iter()
+                .cloned()
+                .map(|c| c.with_context(PROMPT_ROUTER_ARN_KEY, router)),
+        );
+        assert_eq!(
+            checks(router),
+            Ok((through_router, Some(RouteSource::ControlPlane)))
+        );
+
+        // An application profile the config does not declare.
+        assert_eq!(
+            checks(app),
+            Ok((
+                vec![rc(app), via(&fm("us-west-2", HAIKU), app)],
+                Some(RouteSource::ControlPlane)
+            ))
+        );
+
+        // Not in the cache: the caller is told to look it up.
+        let other = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/pm1";
+        let id = ModelId::from_decoded(other).unwrap();
+        assert_eq!(
+            resource_checks(Operation::Converse, &Target::Model(id), None, &ctx),
+            Err(ClassifyError::RouteNotCached {
+                region: "us-east-1".into(),
+                kind: WrapperKind::ProvisionedModel,
+                key: other.into(),
+            })
+        );
+
+        // Global profiles keep AWS's documented shape whatever the cache lists.
+        let global =
+            format!("arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/global.{HAIKU}");
+        assert_eq!(
+            checks(&format!("global.{HAIKU}")).map(|(c, _)| c),
+            Ok(vec![
+                rc(&global),
+                via(&fm("us-east-1", HAIKU), &global),
+                via(
+                    &format!("arn:aws:bedrock:::foundation-model/{HAIKU}"),
+                    &global
+                ),
+            ])
+        );
+
+        // Unresolvable wrappers may be authorized by their ARN alone when the operator says so.
+        let lenient = ResourceContext {
+            routing: &NoRouting,
+            unresolved: UnresolvedWrappers::WrapperOnly,
+            ..ctx
+        };
+        let id = ModelId::from_decoded(other).unwrap();
+        assert_eq!(
+            resource_checks(Operation::Converse, &Target::Model(id), None, &lenient),
+            Ok(vec![rc(other)])
+        );
+    }
+
     #[test]
     fn partitions() {
         for (region, partition) in [

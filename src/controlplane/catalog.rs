@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use crate::classify::WrapperKind;
 
+/// Ids looked up and not found, per region, before on-demand lookups stop until the next refresh.
+const MAX_MISSING: usize = 1024;
+
 /// `{"modelArn": ...}`, as in `InferenceProfileModel` and `PromptRouterTargetModel`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -195,8 +198,10 @@ impl RegionCatalog {
         self.prompts.insert(arn.to_owned(), models.into());
     }
 
+    /// True when `key` was looked up and not found, or when so many ids were (a caller inventing
+    /// ids) that no more are looked up until the next refresh: the lookups and this set stay bounded.
     pub(crate) fn is_missing(&self, kind: WrapperKind, key: &str) -> bool {
-        self.missing.contains(&(kind, key.to_owned()))
+        self.missing.len() >= MAX_MISSING || self.missing.contains(&(kind, key.to_owned()))
     }
 
     pub(crate) fn add_profile(&mut self, profile: InferenceProfile) {
