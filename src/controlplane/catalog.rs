@@ -281,3 +281,56 @@ impl Catalog {
         Self { regions }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_keep_aws_field_names_and_index_by_id_and_arn() {
+        let profile = InferenceProfile {
+            inference_profile_name: "US Claude".into(),
+            description: None,
+            created_at: Some("2024-08-01T00:00:00Z".into()),
+            updated_at: None,
+            inference_profile_arn:
+                "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.a.b".into(),
+            models: vec![ModelRef {
+                model_arn: "arn:aws:bedrock:us-east-1::foundation-model/a.b".into(),
+            }],
+            inference_profile_id: "us.a.b".into(),
+            status: "ACTIVE".into(),
+            kind: "SYSTEM_DEFINED".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&profile).unwrap(),
+            serde_json::json!({
+                "inferenceProfileName": "US Claude",
+                "createdAt": "2024-08-01T00:00:00Z",
+                "inferenceProfileArn": "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.a.b",
+                "models": [{"modelArn": "arn:aws:bedrock:us-east-1::foundation-model/a.b"}],
+                "inferenceProfileId": "us.a.b",
+                "status": "ACTIVE",
+                "type": "SYSTEM_DEFINED",
+            })
+        );
+        let region = RegionCatalog::live(vec![profile.clone()], Vec::new(), SystemTime::now());
+        assert!(region.is_live());
+        assert_eq!(region.profile("us.a.b").map(|p| p.as_ref()), Some(&profile));
+        assert_eq!(
+            region
+                .profile(&profile.inference_profile_arn)
+                .map(|p| p.as_ref()),
+            Some(&profile)
+        );
+        assert!(region.profile("eu.a.b").is_none());
+
+        let mut region = region;
+        for i in 0..MAX_MISSING {
+            assert!(!region.is_missing(WrapperKind::PromptRouter, "x"), "{i}");
+            region.add_missing(WrapperKind::Prompt, &i.to_string());
+        }
+        // Full: nothing more is looked up until the next refresh.
+        assert!(region.is_missing(WrapperKind::PromptRouter, "x"));
+    }
+}
