@@ -14,7 +14,9 @@ mod security_blog;
 
 use bedrock_guard::classify::{
     self, ApplicationProfiles, InferenceProfileTable, ModelId, Operation, ResourceContext, Target,
+    UnresolvedWrappers,
 };
+use bedrock_guard::controlplane::BuiltinRouting;
 use bedrock_guard::policy::{AuthzRequest, Decision, PolicySet, PolicySource, RequestContext};
 
 pub const ACCOUNT: &str = "111122223333";
@@ -75,6 +77,8 @@ pub fn decide(
             account_id: Some(ACCOUNT),
             profiles: &profiles,
             application_profiles: &apps,
+            routing: &BuiltinRouting,
+            unresolved: UnresolvedWrappers::Deny,
         },
     )
     .unwrap();

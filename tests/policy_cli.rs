@@ -397,3 +397,22 @@ fn explain_takes_the_account_from_sts_in_policy_mode() {
     assert_eq!(sts.calls().len(), 1);
     drop(runtime);
 }
+
+#[test]
+fn check_warns_about_deny_lists_beside_wrappers_authorized_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = example("iam-deny-specific-model.json");
+    let config = write(
+        dir.path(),
+        "config.toml",
+        &format!(
+            "[policy]\nfiles = [{policy:?}]\n[control_plane]\nenabled = false\nunresolved_wrappers = \"wrapper-only\"\n"
+        ),
+    );
+    let out = run(&["check", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("wrapper-only"), "{}", stdout(&out));
+    // With the default (unresolvable wrappers denied) the guard checks the model: no warning.
+    let out = run(&["check", "--routing", "builtin", "--policy", &policy]);
+    assert!(!stdout(&out).contains("wrapper"), "{}", stdout(&out));
+}

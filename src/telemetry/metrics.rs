@@ -15,6 +15,8 @@
 //! | `bedrock_guard_overload_rejections_total` | counter | |
 //! | `bedrock_guard_config_reloads_total` | counter (recorded by `config::reload`, or [`record_reload`]) | `result` |
 //! | `bedrock_guard_config_version_info` | gauge, 1 for the live version | `version` |
+//! | `bedrock_guard_control_plane_up` | gauge (recorded by `controlplane`): 1 when the region's listing succeeded | `region` |
+//! | `bedrock_guard_routing_fallback_total` | counter (recorded by `http::proxy`): calls routed from a built-in table | `source` |
 
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
