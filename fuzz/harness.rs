@@ -15,8 +15,11 @@ use bedrock_guard::policy::{
 use bedrock_guard::telemetry::tokens::TokenMeter;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
+/// One harness: bytes in, a panic when something is wrong.
+pub type Harness = fn(&[u8]);
+
 /// The targets, by the name of their corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("classify", classify),
     ("model_id", model_id),
     ("policy", policy),
