@@ -15,11 +15,11 @@ use bedrock_guard::policy::{
 use bedrock_guard::telemetry::tokens::TokenMeter;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
-/// One fuzz target: any bytes in, no panic out.
-pub type Target = fn(&[u8]);
+/// One harness: bytes in, a panic when something is wrong.
+pub type Harness = fn(&[u8]);
 
 /// The targets, by the name of their corpus directory.
-pub const TARGETS: &[(&str, Target)] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("classify", classify),
     ("model_id", model_id),
     ("policy", policy),
