@@ -4,6 +4,7 @@
 //! (sidecar and local dev). Failures are answered before any policy or upstream work.
 
 pub mod api_key;
+mod canonical;
 pub mod sigv4;
 mod trusted;
 
@@ -435,6 +436,7 @@ mod tests {
             method: "POST",
             path: "/model/x.y/invoke",
             query: None,
+            authority: None,
             headers,
             body: b"{}",
         };

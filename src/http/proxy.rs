@@ -107,6 +107,10 @@ async fn proxy(
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query(),
+        // HTTP/2 carries the host as `:authority`, which hyper puts in the URI.
+        authority: (parts.version == http::Version::HTTP_2)
+            .then(|| parts.uri.authority().map(|a| a.as_str()))
+            .flatten(),
         headers: &parts.headers,
         body: &body,
     };
