@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(trim_all("  a   b c "), "a b c");
         assert_eq!(trim_all("abc"), "abc");
         let mut out = String::new();
-        push_query("typeEquals=SYSTEM_DEFINED&maxResults=10&b&a=x+y%2Fz", &mut out);
+        push_query(
+            "typeEquals=SYSTEM_DEFINED&maxResults=10&b&a=x+y%2Fz",
+            &mut out,
+        );
         assert_eq!(
             out,
             "a=x%20y%2Fz&b=&maxResults=10&typeEquals=SYSTEM_DEFINED"

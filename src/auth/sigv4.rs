@@ -533,7 +533,10 @@ mod tests {
         };
         verify(&keys(), &over_h2, &host_auth, Duration::from_secs(300), now).unwrap();
         // Neither name signed: AWS's message.
-        let unsigned_host = host_auth.replace("SignedHeaders=content-type;host;", "SignedHeaders=content-type;");
+        let unsigned_host = host_auth.replace(
+            "SignedHeaders=content-type;host;",
+            "SignedHeaders=content-type;",
+        );
         assert!(matches!(
             check(&signed_host, &unsigned_host, body, now),
             Err(AuthError::InvalidSignature(m)) if m.contains("'Host' must be a 'SignedHeader'")
