@@ -354,10 +354,17 @@ fn new_key(principal: &str, sigv4: bool) -> ExitCode {
         println!(
             "# Give the client the key above (shown only now), e.g. AWS_BEARER_TOKEN_BEDROCK={key}"
         );
-        println!("# and add to the gateway config (or to a file listed in [auth] api_key_files):");
+        let hash = crate::auth::api_key::hash_hex(&key);
+        println!("# and add ONE of these entries (only the hash is stored).");
+        println!("# In the gateway config file:");
         println!("[[auth.api_keys]]");
         println!("principal = \"{principal}\"");
-        println!("sha256 = \"{}\"", crate::auth::api_key::hash_hex(&key));
+        println!("sha256 = \"{hash}\"");
+        println!();
+        println!("# Or in a file listed in [auth] api_key_files:");
+        println!("[[api_keys]]");
+        println!("principal = \"{principal}\"");
+        println!("sha256 = \"{hash}\"");
     }
     ExitCode::SUCCESS
 }

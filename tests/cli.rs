@@ -299,20 +299,35 @@ fn keys_new_prints_a_key_once_and_a_config_entry_that_accepts_it() {
     let stdout = String::from_utf8(output.stdout).unwrap();
     let key = stdout.lines().next().unwrap();
     assert!(key.starts_with("bgk_"), "{stdout}");
-    let snippet: String = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("[[auth.api_keys]]"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    // The printed entry, pasted into a config, recognizes exactly this key.
+    // Each printed entry is the block after its heading, up to the next blank line.
+    let block = |heading: &str| -> String {
+        stdout
+            .lines()
+            .skip_while(|l| !l.starts_with(heading))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let hash = bedrock_guard::auth::api_key::hash_hex(key);
+    // The entry for the gateway config, pasted there, recognizes exactly this key.
+    let snippet = block("# In the gateway config file:");
     let config: toml::Value = toml::from_str(&snippet).unwrap();
     let entry = &config["auth"]["api_keys"][0];
     assert_eq!(entry["principal"].as_str(), Some("chat-app"));
-    assert_eq!(
-        entry["sha256"].as_str(),
-        Some(bedrock_guard::auth::api_key::hash_hex(key).as_str())
-    );
+    assert_eq!(entry["sha256"].as_str(), Some(hash.as_str()));
     assert!(!snippet.contains(key), "the config holds only the hash");
+    // The entry for a key file is in the key file's own form.
+    let key_file = block("# Or in a file listed in [auth] api_key_files:");
+    assert!(key_file.starts_with("[[api_keys]]\n"), "{stdout}");
+    let entries = toml::from_str::<bedrock_guard::config::ApiKeyFile>(&key_file)
+        .unwrap()
+        .into_entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].principal.as_str(), entries[0].sha256.as_str()),
+        ("chat-app", hash.as_str())
+    );
 
     let sigv4 = guard_command(home.path())
         .args(["keys", "new", "--principal", "chat-app", "--sigv4"])
