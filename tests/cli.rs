@@ -286,6 +286,64 @@ async fn a_policy_given_on_the_command_line_is_watched() {
     assert!(terminate(&mut child).success());
 }
 
+/// A first start with no credentials (and no instance metadata): one clear line per problem, no
+/// SDK warnings with internal dumps, and the upstream shown with its region filled in.
+#[test]
+fn without_credentials_start_up_says_so_in_one_line_per_problem() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = guard_command(home.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .spawn()
+        .unwrap();
+    let logs = wait_for_log(&mut child, "bedrock-guard listening");
+    assert_eq!(
+        logs.found["upstream"],
+        "https://bedrock-runtime.us-east-1.amazonaws.com"
+    );
+    let mut lines = logs.before.clone();
+    loop {
+        let line = logs
+            .rest
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no credentials line; saw:\n{}", lines.join("\n")));
+        let done = line.contains("no usable AWS credentials");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(terminate(&mut child).success());
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not one JSON line: {l}")))
+        .collect();
+    for line in &parsed {
+        let target = line["target"].as_str().unwrap();
+        assert!(target.starts_with("bedrock_guard"), "SDK line: {line}");
+        let text = line.to_string();
+        assert!(
+            !text.contains("ProviderError") && !text.contains("{ source"),
+            "internal dump: {text}"
+        );
+    }
+    let warnings: Vec<&str> = parsed
+        .iter()
+        .filter(|l| l["level"] == "WARN")
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 2, "one line per problem: {warnings:?}");
+    assert!(
+        warnings[0].starts_with("no AWS region configured"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].starts_with("no usable AWS credentials"),
+        "{warnings:?}"
+    );
+}
+
 #[test]
 fn keys_new_prints_a_key_once_and_a_config_entry_that_accepts_it() {
     let home = tempfile::tempdir().unwrap();
