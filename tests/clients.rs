@@ -470,3 +470,62 @@ async fn rust_sdk_over_http2_with_sigv4_and_an_api_key() {
     assert_eq!(double.requests().len(), 2);
     assert_only_the_guard_signed(&double);
 }
+
+/// Claude Code's start-up, as it sends it (recorded from `claude -p` 2.1.332 with
+/// `CLAUDE_CODE_USE_BEDROCK=1`): a ListInferenceProfiles call, then a one-token InvokeModel for each
+/// model it knows. Refusing those is the policy working, not a failure: no `refused` or decision
+/// line at info for them (the audit event still records each), while a real denied call keeps both.
+#[tokio::test]
+async fn claude_code_start_up_probes_do_not_read_as_failures() {
+    let logs = support::thread_logs::capture();
+    let double = BedrockDouble::start(REGION).await;
+    let guard = gateway(&double).await;
+    let http = reqwest::Client::new();
+    let listing = http
+        .get(format!(
+            "{}/inference-profiles?type=SYSTEM_DEFINED",
+            guard.url()
+        ))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert!(listing.status().is_client_error(), "{}", listing.status());
+    let probe = r#"{"max_tokens":1,"messages":[{"role":"user","content":"."}],"anthropic_version":"bedrock-2023-05-31"}"#;
+    let invoke = |model: &str, body: &'static str| {
+        http.post(format!("{}/model/{model}/invoke", guard.url()))
+            .bearer_auth(API_KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for model in ["us.amazon.nova-pro-v1%3A0", "amazon.nova-lite-v1%3A0"] {
+        assert_eq!(invoke(model, probe).await.unwrap().status(), 403);
+    }
+    let real = r#"{"max_tokens":1024,"messages":[{"role":"user","content":"hello"}],"anthropic_version":"bedrock-2023-05-31"}"#;
+    assert_eq!(
+        invoke("amazon.nova-lite-v1%3A0", real)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    let lines = logs.lines();
+    let messages = |wanted: &str| -> Vec<serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == wanted)
+            .map(|l| l["fields"].clone())
+            .collect()
+    };
+    let refused = messages("refused");
+    assert_eq!(refused.len(), 1, "only the real call: {refused:?}");
+    assert!(refused[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not authorized"));
+    assert_eq!(messages("decision").len(), 1, "only the real call");
+    // Every request, probes included, still has its audit event.
+    assert_eq!(messages("audit").len(), 4, "{lines:?}");
+}

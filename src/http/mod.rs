@@ -4,6 +4,7 @@
 pub mod context;
 pub mod error;
 pub mod headers;
+mod probe;
 mod proxy;
 pub mod reload_api;
 

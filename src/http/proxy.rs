@@ -64,7 +64,11 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             observe(response, audit, vec![Box::new(permit), Box::new(in_flight)])
         }
         Err(err) => {
-            if err.is_client_fault() {
+            if err.is_client_fault()
+                && (audit.is_probe() || super::probe::is_discovery(&method, &path))
+            {
+                tracing::debug!(request_id, %method, path, error = %err, config_version = %snapshot.version, "refused a start-up probe");
+            } else if err.is_client_fault() {
                 tracing::info!(request_id, %method, path, error = %err, config_version = %snapshot.version, "refused");
             } else {
                 tracing::warn!(request_id, %method, path, error = %err, config_version = %snapshot.version, "failed");
@@ -247,6 +251,9 @@ async fn authorize(
         };
     }
     if decision.is_allowed() {
+        decision_line!(tracing::Level::DEBUG);
+    } else if super::probe::is_model_probe(route.operation, inbound.body) {
+        audit.mark_probe();
         decision_line!(tracing::Level::DEBUG);
     } else {
         decision_line!(tracing::Level::INFO);
