@@ -28,7 +28,7 @@ use bedrock_guard::auth::api_key;
 use bedrock_guard::config::{AccessKeyEntry, ApiKeyEntry, Config, NamedPrincipalConfig};
 use support::client::user_message;
 use support::guard::{start_guard, GuardOptions, RunningGuard};
-use support::BedrockDouble;
+use support::{BedrockDouble, Mode};
 
 const REGION: &str = "us-east-1";
 const CLAUDE: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
@@ -42,7 +42,8 @@ const DOUBLE_TEXT: &str = "hello from the double";
 /// The app may use Claude only.
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
   {"Sid":"ClaudeOnly","Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream"],
-   "Resource":"arn:aws:bedrock:*::foundation-model/anthropic.*"}]}"#;
+   "Resource":["arn:aws:bedrock:*::foundation-model/anthropic.*",
+               "arn:aws:bedrock:*:*:inference-profile/us.anthropic.*"]}]}"#;
 
 async fn gateway(double: &BedrockDouble) -> RunningGuard {
     let mut options = GuardOptions::policy(POLICY);
@@ -138,25 +139,30 @@ fn readme_snippet(name: &str) -> String {
     body[..body.find("\n```").expect("closing fence")].to_owned() + "\n"
 }
 
+/// The variables a README shell snippet exports (`export A=1 B=2  # comment`).
+fn exports(snippet: &str) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for line in readme_snippet(snippet).lines() {
+        let Some(assignments) = line.strip_prefix("export ") else {
+            continue;
+        };
+        let assignments = assignments.split("  #").next().unwrap();
+        for assignment in assignments.split_whitespace() {
+            let (name, value) = assignment.split_once('=').unwrap();
+            env.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    env
+}
+
 /// The environment the README tells users to set, with the guard's address and the chosen key.
 fn readme_env(endpoint: &str, auth: Auth) -> Vec<(String, String)> {
     let mut env = Vec::new();
-    for line in readme_snippet("env").lines() {
-        let Some(assignment) = line.strip_prefix("export ") else {
-            continue;
-        };
-        let assignments = assignment.split("  #").next().unwrap();
-        for assignment in assignments.split_whitespace() {
-            let (name, value) = assignment.split_once('=').unwrap();
-            let value = match name {
-                "AWS_ENDPOINT_URL_BEDROCK_RUNTIME" => endpoint.to_owned(),
-                "AWS_BEARER_TOKEN_BEDROCK" => {
-                    assert_eq!(value, API_KEY, "the README's demo key");
-                    continue;
-                }
-                _ => value.to_owned(),
-            };
-            env.push((name.to_owned(), value));
+    for (name, value) in exports("env") {
+        match name.as_str() {
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME" => env.push((name, endpoint.to_owned())),
+            "AWS_BEARER_TOKEN_BEDROCK" => assert_eq!(value, API_KEY, "the README's demo key"),
+            _ => env.push((name, value)),
         }
     }
     assert!(
@@ -528,4 +534,67 @@ async fn claude_code_start_up_probes_do_not_read_as_failures() {
     assert_eq!(messages("decision").len(), 1, "only the real call");
     // Every request, probes included, still has its audit event.
     assert_eq!(messages("audit").len(), 4, "{lines:?}");
+}
+
+/// Claude Code itself (2.1.332, from npm), driven with `claude -p` and the README's environment,
+/// through the gateway (API key) and through a local dev proxy (no key,
+/// `CLAUDE_CODE_SKIP_BEDROCK_AUTH=1`), against a double answering as an Anthropic model does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_claude_code_runs_through_the_gateway_and_a_local_proxy() {
+    let Some(dir) = clients_dir("node") else {
+        return;
+    };
+    let claude = dir.join("js/node_modules/.bin/claude");
+    let double = BedrockDouble::start(REGION).await;
+    double.set_mode(Mode::Anthropic);
+    let gateway = gateway(&double).await;
+    let local = start_guard(&double, GuardOptions::policy(POLICY)).await;
+    let home = tempfile::tempdir().unwrap();
+    for (snippet, guard) in [
+        ("claude-code-gateway", &gateway),
+        ("claude-code-local", &local),
+    ] {
+        let mut env: Vec<(String, String)> = exports(snippet)
+            .into_iter()
+            .map(|(name, value)| match name.as_str() {
+                "ANTHROPIC_BEDROCK_BASE_URL" => (name, guard.url()),
+                _ => (name, value),
+            })
+            .collect();
+        assert!(env.iter().any(|(n, _)| n == "CLAUDE_CODE_USE_BEDROCK"));
+        // The test machine has no internet: no update checks or telemetry (not needed otherwise).
+        env.push(("DISABLE_AUTOUPDATER".into(), "1".into()));
+        env.push((
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+            "1".into(),
+        ));
+        let (claude, home) = (claude.clone(), home.path().to_owned());
+        let stdout = tokio::task::spawn_blocking(move || {
+            run(
+                Path::new("timeout"),
+                &[
+                    Path::new("300"),
+                    &claude,
+                    Path::new("-p"),
+                    Path::new("Say hello"),
+                ],
+                &env,
+                &home,
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(stdout.trim(), support::double::ANTHROPIC_TEXT, "{snippet}");
+    }
+    // The answer came from the model the README pins, streamed, through the guard.
+    let streamed = double
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.path
+                == "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream"
+        })
+        .count();
+    assert!(streamed >= 2, "{:?}", double.requests());
+    assert_only_the_guard_signed(&double);
 }
