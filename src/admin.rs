@@ -94,6 +94,8 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         "ready": problems.is_empty(),
         "config_version": snapshot.version,
         "problems": problems,
+        // Not a readiness problem (the built-in table still routes), but visible to operators.
+        "control_plane": state.shared.control_plane.status(),
     });
     (status, Json(body)).into_response()
 }

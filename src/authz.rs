@@ -6,8 +6,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::classify::{self, ModelId, Operation, ResourceContext, Target};
+use crate::classify::{
+    self, ClassifyError, ModelId, Operation, ResourceContext, RouteSource, Routing, Target,
+};
 use crate::config::{Expectation, Snapshot};
+use crate::controlplane::{BuiltinRouting, ControlPlane};
 use crate::guard::FALLBACK_REGION;
 use crate::policy::{AuthzRequest, Decision, Principal, RequestContext, ResourceCheck};
 
@@ -36,6 +39,8 @@ pub struct Answer {
     pub action: &'static str,
     pub region: String,
     pub checks: Vec<ResourceCheck>,
+    /// Where the routing of a wrapper (inference profile, router, ...) came from; `None`: no wrapper.
+    pub routing_source: Option<RouteSource>,
     pub context: RequestContext,
     pub decision: Decision,
 }
@@ -44,8 +49,57 @@ pub struct Answer {
 #[error("{0}")]
 pub struct QuestionError(pub String);
 
-/// Decides `question` against `snapshot`.
+/// Decides `question` against `snapshot`, with the built-in routing tables (no control plane).
 pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, QuestionError> {
+    ask_with_routing(snapshot, question, &BuiltinRouting)
+}
+
+/// Decides `question` against `snapshot`, with profile routing from `routing` (the control-plane
+/// cache the proxy uses, when the caller has one). An id the cache does not know is an error here;
+/// [`ask_resolving`] looks it up.
+pub fn ask_with_routing(
+    snapshot: &Snapshot,
+    question: &Question<'_>,
+    routing: &dyn Routing,
+) -> Result<Answer, QuestionError> {
+    match ask_inner(snapshot, question, routing)? {
+        Asked::Answer(answer) => Ok(*answer),
+        Asked::NotCached(err) => Err(QuestionError(err.to_string())),
+    }
+}
+
+/// Decides `question` with routing from `control_plane`, looking up (once each) the ids its cache
+/// does not know, exactly as the proxy does.
+pub async fn ask_resolving(
+    snapshot: &Snapshot,
+    question: &Question<'_>,
+    control_plane: &ControlPlane,
+) -> Result<Answer, QuestionError> {
+    // Each lookup settles its id (found or marked missing), so a few rounds always suffice.
+    for _ in 0..4 {
+        match ask_inner(snapshot, question, &control_plane.routing())? {
+            Asked::Answer(answer) => return Ok(*answer),
+            Asked::NotCached(ClassifyError::RouteNotCached { region, kind, key }) => {
+                control_plane.resolve(&region, kind, &key).await;
+            }
+            Asked::NotCached(err) => return Err(QuestionError(err.to_string())),
+        }
+    }
+    Err(QuestionError(
+        "control-plane lookups did not settle".to_owned(),
+    ))
+}
+
+enum Asked {
+    Answer(Box<Answer>),
+    NotCached(ClassifyError),
+}
+
+fn ask_inner(
+    snapshot: &Snapshot,
+    question: &Question<'_>,
+    routing: &dyn Routing,
+) -> Result<Asked, QuestionError> {
     let principal = match question.principal {
         Some(name) => snapshot
             .principal(name)
@@ -85,7 +139,7 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
         .as_deref()
         .or(principal.account())
         .unwrap_or(PLACEHOLDER_ACCOUNT);
-    let checks = classify::resource_checks(
+    let classified = classify::resource_checks_with_source(
         operation,
         &target,
         body_model,
@@ -94,9 +148,15 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
             account_id: Some(account),
             profiles: &snapshot.profiles,
             application_profiles: &snapshot.application_profiles,
+            routing,
+            unresolved: snapshot.unresolved_wrappers,
         },
-    )
-    .map_err(|e| QuestionError(e.to_string()))?;
+    );
+    let (checks, routing_source) = match classified {
+        Ok(classified) => classified,
+        Err(err @ ClassifyError::RouteNotCached { .. }) => return Ok(Asked::NotCached(err)),
+        Err(err) => return Err(QuestionError(err.to_string())),
+    };
 
     let mut context = RequestContext::new();
     context.set("aws:RequestedRegion", region.as_str());
@@ -113,15 +173,16 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
         checks: &checks,
         context: &context,
     });
-    Ok(Answer {
+    Ok(Asked::Answer(Box::new(Answer {
         principal: Arc::clone(principal),
         operation,
         action,
         region,
         checks,
+        routing_source,
         context,
         decision,
-    })
+    })))
 }
 
 /// A `[[policy_tests]]` case that did not get its expected decision (or could not be asked).
@@ -139,6 +200,14 @@ impl fmt::Display for Failure {
 
 /// Runs every `[[policy_tests]]` case of the snapshot; `Ok(count)` when all pass.
 pub fn run_policy_tests(snapshot: &Snapshot) -> Result<usize, Vec<Failure>> {
+    run_policy_tests_with(snapshot, &BuiltinRouting)
+}
+
+/// [`run_policy_tests`] with profile routing from `routing`.
+pub fn run_policy_tests_with(
+    snapshot: &Snapshot,
+    routing: &dyn Routing,
+) -> Result<usize, Vec<Failure>> {
     let mut failures = Vec::new();
     for (i, test) in snapshot.policy_tests.iter().enumerate() {
         let name = test
@@ -156,7 +225,7 @@ pub fn run_policy_tests(snapshot: &Snapshot) -> Result<usize, Vec<Failure>> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         };
-        match ask(snapshot, &question) {
+        match ask_with_routing(snapshot, &question, routing) {
             Ok(answer) => {
                 let allowed = answer.decision.is_allowed();
                 if allowed != (test.expect == Expectation::Allow) {

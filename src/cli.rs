@@ -3,10 +3,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Overrides};
+use crate::controlplane::ControlPlane;
 use crate::guard::{Guard, StartError};
 use crate::telemetry;
 
@@ -76,6 +78,18 @@ pub struct PolicyArgs {
     /// IAM JSON policy applying to every caller (joins each principal's identity policies); repeatable.
     #[arg(long = "policy", value_name = "FILE")]
     pub policies: Vec<PathBuf>,
+    /// Where inference-profile routing comes from: `auto` asks the Bedrock control plane when
+    /// `[control_plane]` is enabled and AWS credentials are available, else the built-in table;
+    /// `builtin` never calls AWS.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub routing: RoutingMode,
+}
+
+/// `--routing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoutingMode {
+    Auto,
+    Builtin,
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,24 +169,79 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load_snapshot(args: &PolicyArgs) -> Result<config::Snapshot, ExitCode> {
+fn load_config_and_snapshot(
+    args: &PolicyArgs,
+) -> Result<(config::Config, config::Snapshot), ExitCode> {
     let overrides = Overrides {
         policies: args.policies.clone(),
         ..Overrides::default()
     };
     config::load(args.config.as_deref(), &overrides)
-        .and_then(|config| config::Snapshot::compile(&config, 1))
+        .and_then(|config| {
+            let snapshot = config::Snapshot::compile(&config, 1)?;
+            Ok((config, snapshot))
+        })
         .map_err(|err| {
             eprintln!("bedrock-guard: invalid configuration: {err}");
             ExitCode::from(EXIT_CONFIG)
         })
 }
 
+/// The control plane of `region` for `explain` and `check`, when `--routing auto`, the config
+/// enables it and the standard AWS chain has credentials; `None`: the built-in tables.
+async fn connect_control_plane(
+    mode: RoutingMode,
+    config: &config::Config,
+    region: &str,
+) -> Option<ControlPlane> {
+    if mode == RoutingMode::Builtin || !config.control_plane.enabled {
+        return None;
+    }
+    use aws_credential_types::provider::ProvideCredentials;
+    let sdk = crate::aws::load_sdk_config(Some(region)).await;
+    let provider = sdk.credentials_provider()?;
+    let wait = Duration::from_millis(config.control_plane.start_wait_ms);
+    match tokio::time::timeout(wait, provider.provide_credentials()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => {
+            eprintln!("note: routing from the built-in table (no AWS credentials: {err})");
+            return None;
+        }
+        Err(_) => {
+            eprintln!(
+                "note: routing from the built-in table (AWS credentials did not resolve in time)"
+            );
+            return None;
+        }
+    }
+    let control_plane = ControlPlane::new(&config.control_plane, &sdk, &[region.to_owned()]);
+    if tokio::time::timeout(wait, control_plane.refresh())
+        .await
+        .is_err()
+    {
+        eprintln!("note: the Bedrock control plane did not answer in time; routing from the built-in table");
+    }
+    Some(control_plane)
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()
+}
+
 fn check(args: CheckArgs) -> ExitCode {
-    let snapshot = match load_snapshot(&args.policy) {
-        Ok(snapshot) => snapshot,
+    let (config, snapshot) = match load_config_and_snapshot(&args.policy) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    let region = config
+        .region
+        .clone()
+        .unwrap_or_else(|| crate::guard::FALLBACK_REGION.to_owned());
+    let control_plane = runtime()
+        .and_then(|rt| rt.block_on(connect_control_plane(args.policy.routing, &config, &region)));
     let catalog = crate::policy::Catalog::new(&snapshot.known_models);
     // Each compiled policy set once, even when shared by many principals (an SCP level).
     let mut seen: Vec<*const crate::policy::PolicySet> = Vec::new();
@@ -192,7 +261,11 @@ fn check(args: CheckArgs) -> ExitCode {
             }
         }
     }
-    let tests = match crate::authz::run_policy_tests(&snapshot) {
+    let tests = match &control_plane {
+        Some(cp) => crate::authz::run_policy_tests_with(&snapshot, &cp.settled_routing()),
+        None => crate::authz::run_policy_tests(&snapshot),
+    };
+    let tests = match tests {
         Ok(count) => count,
         Err(failures) => {
             for failure in &failures {
@@ -218,8 +291,8 @@ fn check(args: CheckArgs) -> ExitCode {
 }
 
 fn explain(args: ExplainArgs) -> ExitCode {
-    let snapshot = match load_snapshot(&args.policy) {
-        Ok(snapshot) => snapshot,
+    let (config, snapshot) = match load_config_and_snapshot(&args.policy) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let mut context = Vec::new();
@@ -239,7 +312,26 @@ fn explain(args: ExplainArgs) -> ExitCode {
         region: args.region.as_deref(),
         context,
     };
-    let answer = match crate::authz::ask(&snapshot, &question) {
+    let region = question
+        .region
+        .map(str::to_owned)
+        .or_else(|| config.region.clone())
+        .unwrap_or_else(|| crate::guard::FALLBACK_REGION.to_owned());
+    let answer = match runtime() {
+        Some(rt) => rt.block_on(async {
+            match connect_control_plane(args.policy.routing, &config, &region).await {
+                Some(cp) => crate::authz::ask_resolving(&snapshot, &question, &cp).await,
+                None => crate::authz::ask(&snapshot, &question),
+            }
+        }),
+        None => crate::authz::ask(&snapshot, &question),
+    };
+    let routing = answer
+        .as_ref()
+        .ok()
+        .and_then(|a| a.routing_source)
+        .map(|s| s.as_str());
+    let answer = match answer {
         Ok(answer) => answer,
         Err(err) => {
             eprintln!("bedrock-guard: {err}");
@@ -255,10 +347,20 @@ fn explain(args: ExplainArgs) -> ExitCode {
         json["operation"] = answer.operation.name().into();
         json["action"] = answer.action.into();
         json["region"] = answer.region.as_str().into();
+        json["routing"] = routing.into();
+        // Each check with the condition keys that hold for it alone (aws:RequestedRegion of a
+        // destination, bedrock:InferenceProfileArn, ...), over the request-wide ones.
         json["checks"] = answer
             .checks
             .iter()
-            .map(|c| c.arn.as_str())
+            .map(|c| {
+                let context: serde_json::Map<String, serde_json::Value> = c
+                    .context
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.as_str().into()))
+                    .collect();
+                serde_json::json!({ "arn": c.arn, "context": context })
+            })
             .collect::<Vec<_>>()
             .into();
         json["message"] = message.into();
@@ -291,6 +393,9 @@ fn explain(args: ExplainArgs) -> ExitCode {
     }
     if answer.principal.is_identity_unrestricted() {
         println!("  (no identity layer: identity = \"unrestricted\")");
+    }
+    if let Some(routing) = routing {
+        println!("routing:  {routing}");
     }
     println!("resources checked (each must be allowed):");
     for check in &answer.checks {

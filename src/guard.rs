@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::aws::{self, AccountResolver, CredentialCache, RoleSessions};
 use crate::config::{self, Config, ConfigError, Overrides, Reloader, Snapshot};
+use crate::controlplane::ControlPlane;
 use crate::ops::Ops;
 use crate::state::Shared;
 use crate::upstream::{self, Upstream, UpstreamError};
@@ -75,6 +76,11 @@ impl Guard {
         self.shared.upstream.base()
     }
 
+    /// What inference profiles and other wrappers route to (the control-plane cache).
+    pub fn control_plane(&self) -> &Arc<ControlPlane> {
+        &self.shared.control_plane
+    }
+
     /// The HTTP application, for serving on any listener or testing without a socket.
     pub fn router(&self) -> axum::Router {
         crate::http::router(self.shared.clone())
@@ -94,6 +100,13 @@ impl Guard {
             .replace(crate::upstream::REGION_PLACEHOLDER, &self.shared.region);
         tracing::info!(%addr, region = %self.shared.region, %upstream, "bedrock-guard listening");
         self.check_credentials_in_background();
+        // The first listing is awaited at most `start_wait_ms`; refreshes stop when serving does.
+        let refresher = self
+            .shared
+            .control_plane
+            .start(self.reloader.subscribe())
+            .await;
+        let _refresher = refresher.map(AbortOnDrop);
         // Watching stops when serving does (the handle is dropped on return).
         let _watch = match self.watch {
             Some(debounce) => match config::spawn_watcher(self.reloader.clone(), debounce) {
@@ -260,6 +273,20 @@ impl GuardBuilder {
         crate::telemetry::metrics::install();
         crate::telemetry::metrics::set_config_version(&snapshot.version);
         let ops = Ops::from_config(&config);
+        let mut served_regions = vec![region.clone()];
+        served_regions.extend(
+            config
+                .auth
+                .allowed_regions
+                .iter()
+                .filter(|r| **r != region)
+                .cloned(),
+        );
+        let control_plane = Arc::new(ControlPlane::new(
+            &config.control_plane,
+            &sdk_config,
+            &served_regions,
+        ));
         let live = Arc::new(ArcSwap::from_pointee(snapshot));
         let watch = config
             .reload
@@ -279,6 +306,7 @@ impl GuardBuilder {
                 account,
                 upstream,
                 ops,
+                control_plane,
             }),
             reloader,
             watch,
@@ -295,6 +323,15 @@ pub async fn run(
     let guard = Guard::builder(config).build().await?;
     guard.serve(listener, shutdown).await?;
     Ok(())
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// `AKIA****WXYZ`: enough to tell which key is in use, not enough to matter.

@@ -7,6 +7,8 @@
 //!   once, hostile forms refused), and which resource ARNs the call is authorized against.
 //! - [`policy`]: a pure IAM/SCP-style engine; compiled once per configuration, evaluated per request.
 //! - [`aws`]: the proxy's own credentials (standard AWS chain, cached) and SigV4 signing.
+//! - [`controlplane`]: what inference profiles, prompt routers and provisioned models route to, listed
+//!   from the Bedrock control plane and cached (built-in tables when it cannot be asked).
 //! - [`upstream`]: the pooled connection to Bedrock Runtime.
 //! - [`http`]: the handler tying the phases together, and the one mapping from errors to AWS-shaped
 //!   responses.
@@ -26,6 +28,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 mod connections;
+pub mod controlplane;
 pub mod guard;
 pub mod http;
 pub mod ops;

@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use crate::auth::Caller;
 use crate::aws::{AccountResolver, CredentialCache, CredentialsError, RoleSessions};
 use crate::config::Snapshot;
+use crate::controlplane::ControlPlane;
 use crate::ops::Ops;
 use crate::upstream::Upstream;
 
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) account: AccountResolver,
     pub(crate) upstream: Upstream,
     pub(crate) ops: Ops,
+    /// What wrappers route to, per served region (the control-plane cache).
+    pub(crate) control_plane: Arc<ControlPlane>,
 }
 
 impl Shared {

@@ -6,7 +6,9 @@
 
 use bedrock_guard::classify::{
     self, ApplicationProfiles, InferenceProfileTable, ModelId, Operation, ResourceContext, Target,
+    UnresolvedWrappers,
 };
+use bedrock_guard::controlplane::BuiltinRouting;
 use bedrock_guard::policy::{AuthzRequest, PolicySet, PolicySource, RequestContext};
 
 const ACCOUNT: &str = "123456789012";
@@ -33,6 +35,8 @@ fn decide(policies: &[&str], operation: Operation, model: &str, region: &str) ->
         account_id: Some(ACCOUNT),
         profiles: &profiles,
         application_profiles: &apps,
+        routing: &BuiltinRouting,
+        unresolved: UnresolvedWrappers::Deny,
     };
     let checks = classify::resource_checks(operation, &Target::Model(id), None, &ctx).unwrap();
     let mut context = RequestContext::new();
@@ -249,6 +253,9 @@ fn the_shipped_allowlist_and_default_policy_parse_and_decide() {
             account_id: Some(ACCOUNT),
             profiles: &profiles,
             application_profiles: &apps,
+            routing: &BuiltinRouting,
+            // These cases test the policies on the wrapper ARN itself.
+            unresolved: UnresolvedWrappers::WrapperOnly,
         };
         let target = Target::Model(ModelId::from_decoded(model).unwrap());
         let checks = classify::resource_checks(Converse, &target, None, &ctx).unwrap();

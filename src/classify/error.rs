@@ -30,6 +30,28 @@ pub enum ClassifyError {
          which is not known; set `account_id` in the configuration or allow STS GetCallerIdentity"
     )]
     AccountIdUnknown,
+
+    /// The call goes through a wrapper (inference profile, prompt router, provisioned model) the
+    /// control-plane cache does not know yet: look it up, then classify again.
+    #[error("the {} {key} in {region} is not in the control-plane cache yet", kind.as_str())]
+    RouteNotCached {
+        region: String,
+        kind: super::WrapperKind,
+        key: String,
+    },
+
+    /// What a wrapper routes to could not be resolved, so its models cannot be authorized: refused,
+    /// because authorizing the wrapper alone would let a deny on the model be bypassed.
+    #[error(
+        "cannot authorize {arn}: the models this {} routes to could not be resolved \
+         (the proxy asks the Bedrock control plane; a prompt's model is not looked up). \
+         Call the model or a resolvable inference profile directly, or ask the operator \
+         (control_plane.unresolved_wrappers)", kind.as_str()
+    )]
+    UnresolvedWrapper {
+        kind: super::WrapperKind,
+        arn: String,
+    },
 }
 
 impl ClassifyError {
@@ -41,7 +63,8 @@ impl ClassifyError {
             | ClassifyError::Unsupported { .. }
             | ClassifyError::InvalidModelId { .. }
             | ClassifyError::InvalidRequest { .. } => true,
-            ClassifyError::AccountIdUnknown => false,
+            ClassifyError::UnresolvedWrapper { .. } => true,
+            ClassifyError::AccountIdUnknown | ClassifyError::RouteNotCached { .. } => false,
         }
     }
 

@@ -5,7 +5,9 @@
 //!   and an `upstream_path` rebuilt from the parsed values. The client's path is never forwarded as
 //!   sent, so what was authorized and what is called cannot drift apart.
 //! - `model_id`: decoding, validation and canonical encoding of [`ModelId`]s.
-//! - `resources`: [`resource_checks`], the inference profile table and application profiles.
+//! - `profiles`: the inference profile prefix table, configured application profiles, and the
+//!   [`Routing`] trait through which the control-plane cache says what wrappers route to.
+//! - `resources`: [`resource_checks`].
 //! - `error`: [`ClassifyError`].
 //!
 //! Anything that does not match a route exactly (other methods, trailing slashes, extra segments,
@@ -13,13 +15,18 @@
 
 mod error;
 mod model_id;
+mod profiles;
 mod resources;
 
 pub use error::ClassifyError;
 pub use model_id::{model_id_from_async_body, ModelId, ModelIdKind, MAX_MODEL_ID_LEN};
+pub use profiles::{
+    ApplicationProfiles, InferenceProfileTable, Lookup, NoRouting, RouteSource, Routing,
+    UnresolvedWrappers, WrapperKind,
+};
 pub use resources::{
-    partition_for_region, resource_checks, ApplicationProfiles, InferenceProfileTable,
-    ResourceContext, INFERENCE_PROFILE_ARN_KEY, REQUESTED_REGION_KEY,
+    partition_for_region, resource_checks, resource_checks_with_source, ResourceContext,
+    INFERENCE_PROFILE_ARN_KEY, PROMPT_ROUTER_ARN_KEY, REQUESTED_REGION_KEY,
 };
 
 use std::fmt;

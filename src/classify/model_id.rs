@@ -12,7 +12,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::error::ClassifyError;
-use super::resources::BUILTIN_PROFILES;
+use super::profiles::BUILTIN_PROFILES;
 
 /// Longest accepted id, decoded (Bedrock's own limit for `modelId`).
 pub const MAX_MODEL_ID_LEN: usize = 2048;

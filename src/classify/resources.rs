@@ -4,150 +4,48 @@
 //! as the profile *and* as the foundation model in every region it may route to. The policy engine
 //! must see the same list, or a deny written for the foundation model would not stop the profile.
 
-use std::collections::HashMap;
-
 use super::error::ClassifyError;
 use super::model_id::{check_prefix_case, is_account_id, ArnParts, ModelId};
+use super::profiles::{
+    ApplicationProfiles, InferenceProfileTable, Lookup, RouteSource, Routing, UnresolvedWrappers,
+    WrapperKind, GLOBAL_PREFIX,
+};
 use super::{Operation, Target};
 use crate::policy::ResourceCheck;
 
 /// Condition key set on foundation-model checks reached through an inference profile.
 pub const INFERENCE_PROFILE_ARN_KEY: &str = "bedrock:InferenceProfileArn";
-/// Overridden to `unspecified` on the region-less check of a global profile.
+/// Set per check: each destination region of a profile, `unspecified` on the region-less check of
+/// a global profile.
 pub const REQUESTED_REGION_KEY: &str = "aws:RequestedRegion";
-
-/// The prefix whose profiles may route to any commercial region.
-const GLOBAL_PREFIX: &str = "global";
-
-/// Built-in system inference profile prefixes and their destination regions.
-pub(crate) const BUILTIN_PROFILES: &[(&str, &[&str])] = &[
-    (
-        "us",
-        &[
-            "us-east-1",
-            "us-east-2",
-            "us-west-1",
-            "us-west-2",
-            "ca-central-1",
-        ],
-    ),
-    ("us-gov", &["us-gov-east-1", "us-gov-west-1"]),
-    (
-        "eu",
-        &[
-            "eu-central-1",
-            "eu-central-2",
-            "eu-north-1",
-            "eu-south-1",
-            "eu-south-2",
-            "eu-west-1",
-            "eu-west-2",
-            "eu-west-3",
-        ],
-    ),
-    (
-        "apac",
-        &[
-            "ap-northeast-1",
-            "ap-northeast-2",
-            "ap-northeast-3",
-            "ap-south-1",
-            "ap-south-2",
-            "ap-southeast-1",
-            "ap-southeast-2",
-            "ap-southeast-3",
-            "ap-southeast-4",
-            "ap-southeast-5",
-            "ap-southeast-7",
-        ],
-    ),
-    ("jp", &["ap-northeast-1", "ap-northeast-3"]),
-    ("au", &["ap-southeast-2", "ap-southeast-4"]),
-    ("ca", &["ca-central-1", "ca-west-1"]),
-    // Region-less: checked against the calling region and the region-less foundation model ARN.
-    (GLOBAL_PREFIX, &[]),
-];
-
-/// Cross-region inference profile prefixes and the regions each may route to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InferenceProfileTable {
-    // A handful of entries: a Vec keeps the declared order for listings and is as fast as a map.
-    entries: Vec<(String, Vec<String>)>,
-}
-
-impl InferenceProfileTable {
-    /// The prefixes Bedrock defines today (`us`, `us-gov`, `eu`, `apac`, `jp`, `au`, `ca`, `global`).
-    pub fn builtin() -> Self {
-        let entries = BUILTIN_PROFILES
-            .iter()
-            .map(|(prefix, regions)| {
-                (
-                    (*prefix).to_owned(),
-                    regions.iter().map(|r| (*r).to_owned()).collect(),
-                )
-            })
-            .collect();
-        Self { entries }
-    }
-
-    /// Adds a prefix, or replaces the regions of an existing one (AWS adds regions before we ship).
-    pub fn extend(&mut self, prefix: &str, regions: Vec<String>) {
-        match self.entries.iter_mut().find(|(p, _)| p == prefix) {
-            Some(entry) => entry.1 = regions,
-            None => self.entries.push((prefix.to_owned(), regions)),
-        }
-    }
-
-    /// Destination regions of `prefix` (empty for `global`), or `None` for an unknown prefix.
-    pub fn regions(&self, prefix: &str) -> Option<&[String]> {
-        self.entries
-            .iter()
-            .find(|(p, _)| p == prefix)
-            .map(|(_, r)| r.as_slice())
-    }
-
-    pub fn prefixes(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(p, _)| p.as_str())
-    }
-}
-
-impl Default for InferenceProfileTable {
-    fn default() -> Self {
-        Self::builtin()
-    }
-}
-
-/// Application inference profiles declared in the configuration: profile ARN -> the model ARNs it
-/// routes to. Bedrock only reveals this through `GetInferenceProfile`, so the operator states it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApplicationProfiles {
-    map: HashMap<String, Vec<String>>,
-}
-
-impl ApplicationProfiles {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Declares (or redeclares) what `profile_arn` routes to.
-    pub fn insert(&mut self, profile_arn: String, model_arns: Vec<String>) {
-        self.map.insert(profile_arn, model_arns);
-    }
-
-    pub fn get(&self, arn: &str) -> Option<&[String]> {
-        self.map.get(arn).map(Vec::as_slice)
-    }
-}
+/// Condition key set on the checks of the models a prompt router can reach.
+pub const PROMPT_ROUTER_ARN_KEY: &str = "bedrock:PromptRouterArn";
 
 /// What resource checks a classified call needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ResourceContext<'a> {
     /// The upstream region the proxy calls.
     pub region: &'a str,
     /// The proxy's AWS account, needed for inference-profile and guardrail ARNs.
     pub account_id: Option<&'a str>,
+    /// Prefixes of cross-region profiles; configured ones override the control plane.
     pub profiles: &'a InferenceProfileTable,
+    /// Application profiles the configuration declares (override the control plane).
     pub application_profiles: &'a ApplicationProfiles,
+    /// What wrappers route to (the control-plane cache, or the built-in table).
+    pub routing: &'a dyn Routing,
+    /// What to do with a wrapper whose models cannot be resolved.
+    pub unresolved: UnresolvedWrappers,
+}
+
+impl std::fmt::Debug for ResourceContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceContext")
+            .field("region", &self.region)
+            .field("account_id", &self.account_id)
+            .field("unresolved", &self.unresolved)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The ARN partition of a region.
@@ -176,27 +74,41 @@ pub fn resource_checks(
     body_model: Option<&ModelId>,
     ctx: &ResourceContext<'_>,
 ) -> Result<Vec<ResourceCheck>, ClassifyError> {
+    resource_checks_with_source(operation, target, body_model, ctx).map(|(checks, _)| checks)
+}
+
+/// [`resource_checks`], plus where the routing of a wrapper came from (`None`: no wrapper).
+pub fn resource_checks_with_source(
+    operation: Operation,
+    target: &Target,
+    body_model: Option<&ModelId>,
+    ctx: &ResourceContext<'_>,
+) -> Result<(Vec<ResourceCheck>, Option<RouteSource>), ClassifyError> {
     if !target_fits(operation, target) {
         return Err(ClassifyError::invalid_request(format!(
             "{} cannot be authorized against this target",
             operation.name()
         )));
     }
-    match target {
-        Target::Model(id) => model_checks(id, ctx),
+    let mut source = None;
+    let checks = match target {
+        Target::Model(id) => model_checks(id, ctx, &mut source)?,
         Target::ModelInBody => match body_model {
-            Some(id) => model_checks(id, ctx),
-            None => Err(ClassifyError::invalid_request(
-                "StartAsyncInvoke needs the modelId of its request body",
-            )),
+            Some(id) => model_checks(id, ctx, &mut source)?,
+            None => {
+                return Err(ClassifyError::invalid_request(
+                    "StartAsyncInvoke needs the modelId of its request body",
+                ))
+            }
         },
-        Target::Guardrail { identifier, .. } => guardrail_checks(identifier, ctx),
+        Target::Guardrail { identifier, .. } => guardrail_checks(identifier, ctx)?,
         Target::AsyncInvocation { arn } => {
             validate_async_invocation_arn(arn).map_err(ClassifyError::invalid_request)?;
-            Ok(vec![ResourceCheck::new(arn.as_str())])
+            vec![ResourceCheck::new(arn.as_str())]
         }
-        Target::None => Ok(vec![ResourceCheck::new("*")]),
-    }
+        Target::None => vec![ResourceCheck::new("*")],
+    };
+    Ok((checks, source))
 }
 
 fn target_fits(operation: Operation, target: &Target) -> bool {
@@ -227,17 +139,40 @@ fn foundation_model_arn(partition: &str, region: &str, model: &str) -> String {
     format!("arn:{partition}:bedrock:{region}::foundation-model/{model}")
 }
 
+/// The region of a foundation-model ARN as `aws:RequestedRegion` sees it (`unspecified` when the
+/// ARN names none, as for the region-less model of a global profile).
+fn requested_region_of(arn: &str) -> String {
+    match ArnParts::parse(arn) {
+        Ok(parts) if !parts.region.is_empty() => parts.region.to_owned(),
+        _ => "unspecified".to_owned(),
+    }
+}
+
+/// The least trustworthy source wins, so `explain` never overstates where routing came from.
+fn note_source(slot: &mut Option<RouteSource>, source: RouteSource) {
+    let rank = |s: RouteSource| match s {
+        RouteSource::Config => 0,
+        RouteSource::ControlPlane => 1,
+        RouteSource::BuiltinModelTable => 2,
+        RouteSource::BuiltinPrefixTable => 3,
+    };
+    if slot.is_none_or(|current| rank(source) > rank(current)) {
+        *slot = Some(source);
+    }
+}
+
 fn model_checks(
     id: &ModelId,
     ctx: &ResourceContext<'_>,
+    source: &mut Option<RouteSource>,
 ) -> Result<Vec<ResourceCheck>, ClassifyError> {
     if id.is_arn() {
-        return model_arn_checks(id.as_str(), ctx);
+        return model_arn_checks(id.as_str(), ctx, source, 0);
     }
     let partition = partition_for_region(ctx.region);
     let id = id.as_str();
     if let Some((prefix, model)) = id.split_once('.') {
-        if let Some(destinations) = ctx.profiles.regions(prefix) {
+        if ctx.profiles.regions(prefix).is_some() {
             if model.is_empty() {
                 return Err(ClassifyError::invalid_model_id(format!(
                     "inference profile id '{prefix}.' names no model"
@@ -248,14 +183,7 @@ fn model_checks(
                 ctx.region,
                 account(ctx)?
             );
-            return Ok(profile_checks(
-                partition,
-                &profile_arn,
-                prefix,
-                model,
-                destinations,
-                &[ctx.region],
-            ));
+            return profile_checks(ctx, partition, &profile_arn, id, &[ctx.region], source);
         }
         check_prefix_case(prefix, ctx.profiles.prefixes())?;
         let mut checks = vec![ResourceCheck::new(foundation_model_arn(
@@ -276,9 +204,15 @@ fn model_checks(
     ))])
 }
 
+/// Router targets may be inference profiles, which lead to models: deep enough for that, and a
+/// bound so a malformed answer cannot recurse forever.
+const MAX_WRAPPER_DEPTH: u8 = 2;
+
 fn model_arn_checks(
     arn: &str,
     ctx: &ResourceContext<'_>,
+    source: &mut Option<RouteSource>,
+    depth: u8,
 ) -> Result<Vec<ResourceCheck>, ClassifyError> {
     let parts = ArnParts::parse(arn).map_err(ClassifyError::invalid_model_id)?;
     match parts.resource_type {
@@ -296,7 +230,7 @@ fn model_arn_checks(
             Ok(checks)
         }
         "inference-profile" => {
-            let (prefix, model) = parts
+            let (prefix, _) = parts
                 .resource_id
                 .split_once('.')
                 .filter(|(p, m)| !p.is_empty() && !m.is_empty())
@@ -307,61 +241,172 @@ fn model_arn_checks(
                 })?;
             // Without the destination regions the foundation-model checks cannot be built, and
             // authorizing the profile alone would bypass model denies: refuse instead.
-            let destinations = ctx.profiles.regions(prefix).ok_or_else(|| {
-                ClassifyError::invalid_model_id(format!(
+            if ctx.profiles.regions(prefix).is_none() {
+                return Err(ClassifyError::invalid_model_id(format!(
                     "unknown inference profile prefix '{prefix}'; declare its regions under \
                      inference_profiles in the configuration"
-                ))
-            })?;
-            Ok(profile_checks(
+                )));
+            }
+            profile_checks(
+                ctx,
                 parts.partition,
                 arn,
-                prefix,
-                model,
-                destinations,
+                parts.resource_id,
                 &[ctx.region, parts.region],
-            ))
+                source,
+            )
         }
         "application-inference-profile" => {
+            let models = match ctx.application_profiles.get(arn) {
+                Some(models) => {
+                    note_source(source, RouteSource::Config);
+                    models.to_vec()
+                }
+                None => match ctx
+                    .routing
+                    .lookup(ctx.region, WrapperKind::ApplicationProfile, arn)
+                {
+                    Lookup::Models { arns, source: from } => {
+                        note_source(source, from);
+                        arns
+                    }
+                    Lookup::NotCached => {
+                        return Err(not_cached(ctx, WrapperKind::ApplicationProfile, arn))
+                    }
+                    Lookup::Unknown => {
+                        return unresolved(ctx, WrapperKind::ApplicationProfile, arn)
+                    }
+                },
+            };
             let mut checks = vec![ResourceCheck::new(arn)];
-            if let Some(models) = ctx.application_profiles.get(arn) {
-                checks.extend(models.iter().map(|model| {
-                    ResourceCheck::new(model.as_str()).with_context(INFERENCE_PROFILE_ARN_KEY, arn)
+            checks.extend(models.iter().map(|model| {
+                ResourceCheck::new(model.as_str())
+                    .with_context(INFERENCE_PROFILE_ARN_KEY, arn)
+                    .with_context(REQUESTED_REGION_KEY, requested_region_of(model))
+            }));
+            Ok(checks)
+        }
+        kind @ ("prompt-router" | "default-prompt-router" | "provisioned-model" | "prompt") => {
+            let kind = match kind {
+                "provisioned-model" => WrapperKind::ProvisionedModel,
+                "prompt" => WrapperKind::Prompt,
+                _ => WrapperKind::PromptRouter,
+            };
+            let targets = match ctx.routing.lookup(ctx.region, kind, arn) {
+                Lookup::Models { arns, source: from } => {
+                    note_source(source, from);
+                    arns
+                }
+                Lookup::NotCached => return Err(not_cached(ctx, kind, arn)),
+                Lookup::Unknown => return unresolved(ctx, kind, arn),
+            };
+            if depth >= MAX_WRAPPER_DEPTH {
+                return unresolved(ctx, kind, arn);
+            }
+            let mut checks = vec![ResourceCheck::new(arn)];
+            for target in &targets {
+                let reached = model_arn_checks(target, ctx, source, depth + 1)?;
+                checks.extend(reached.into_iter().map(|check| {
+                    if kind == WrapperKind::PromptRouter {
+                        check.with_context(PROMPT_ROUTER_ARN_KEY, arn)
+                    } else {
+                        check
+                    }
                 }));
             }
             Ok(checks)
         }
-        // provisioned-model, custom-model, custom-model-deployment, imported-model, prompt,
-        // prompt-router, default-prompt-router, sagemaker endpoint: the ARN is the resource.
+        // custom-model, custom-model-deployment, imported-model, sagemaker endpoint: the ARN is the
+        // model itself.
         _ => Ok(vec![ResourceCheck::new(arn)]),
     }
 }
 
-/// The profile itself, then the foundation model in each destination region (and each source
-/// region not among them), then for `global` the region-less foundation model.
+fn not_cached(ctx: &ResourceContext<'_>, kind: WrapperKind, key: &str) -> ClassifyError {
+    ClassifyError::RouteNotCached {
+        region: ctx.region.to_owned(),
+        kind,
+        key: key.to_owned(),
+    }
+}
+
+fn unresolved(
+    ctx: &ResourceContext<'_>,
+    kind: WrapperKind,
+    arn: &str,
+) -> Result<Vec<ResourceCheck>, ClassifyError> {
+    match ctx.unresolved {
+        UnresolvedWrappers::Deny => Err(ClassifyError::UnresolvedWrapper {
+            kind,
+            arn: arn.to_owned(),
+        }),
+        UnresolvedWrappers::WrapperOnly => Ok(vec![ResourceCheck::new(arn)]),
+    }
+}
+
+/// The profile itself, then the foundation model in each destination region, each carrying
+/// `bedrock:InferenceProfileArn` and its own region as `aws:RequestedRegion` (AWS evaluates each
+/// destination as a request to that region), then the model in each source region not among them;
+/// for `global` the source-region model and the region-less model (`aws:RequestedRegion` =
+/// `unspecified`), as AWS's global cross-Region inference page defines.
 fn profile_checks(
+    ctx: &ResourceContext<'_>,
     partition: &str,
     profile_arn: &str,
-    prefix: &str,
-    model: &str,
-    destinations: &[String],
+    profile_id: &str,
     sources: &[&str],
-) -> Vec<ResourceCheck> {
-    let mut regions: Vec<&str> = Vec::with_capacity(destinations.len() + sources.len());
-    for region in destinations
-        .iter()
-        .map(String::as_str)
-        .chain(sources.iter().copied())
-    {
-        if !regions.contains(&region) {
-            regions.push(region);
+    source: &mut Option<RouteSource>,
+) -> Result<Vec<ResourceCheck>, ClassifyError> {
+    let (prefix, model) = profile_id.split_once('.').unwrap_or(("", profile_id));
+    let fm_in = |region: &str| foundation_model_arn(partition, region, model);
+    let mut destinations: Vec<String> = Vec::new();
+    if prefix != GLOBAL_PREFIX {
+        if ctx.profiles.is_configured(prefix) {
+            note_source(source, RouteSource::Config);
+            destinations.extend(
+                ctx.profiles
+                    .regions(prefix)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|r| fm_in(r)),
+            );
+        } else {
+            match ctx
+                .routing
+                .lookup(ctx.region, WrapperKind::SystemProfile, profile_id)
+            {
+                Lookup::Models { arns, source: from } => {
+                    note_source(source, from);
+                    destinations = arns;
+                }
+                Lookup::NotCached => {
+                    return Err(not_cached(ctx, WrapperKind::SystemProfile, profile_id))
+                }
+                Lookup::Unknown => {
+                    note_source(source, RouteSource::BuiltinPrefixTable);
+                    destinations.extend(
+                        ctx.profiles
+                            .regions(prefix)
+                            .unwrap_or(&[])
+                            .iter()
+                            .map(|r| fm_in(r)),
+                    );
+                }
+            }
         }
     }
-    let mut checks = Vec::with_capacity(regions.len() + 2);
+    for region in sources {
+        let arn = fm_in(region);
+        if !destinations.contains(&arn) {
+            destinations.push(arn);
+        }
+    }
+    let mut checks = Vec::with_capacity(destinations.len() + 2);
     checks.push(ResourceCheck::new(profile_arn));
-    checks.extend(regions.iter().map(|region| {
-        ResourceCheck::new(foundation_model_arn(partition, region, model))
+    checks.extend(destinations.iter().map(|arn| {
+        ResourceCheck::new(arn.as_str())
             .with_context(INFERENCE_PROFILE_ARN_KEY, profile_arn)
+            .with_context(REQUESTED_REGION_KEY, requested_region_of(arn))
     }));
     if prefix == GLOBAL_PREFIX {
         checks.push(
@@ -370,7 +415,7 @@ fn profile_checks(
                 .with_context(REQUESTED_REGION_KEY, "unspecified"),
         );
     }
-    checks
+    Ok(checks)
 }
 
 fn guardrail_checks(
@@ -448,6 +493,7 @@ pub(crate) fn validate_async_invocation_arn(arn: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::profiles::{NoRouting, BUILTIN_PROFILES};
     use super::*;
 
     const ACCOUNT: &str = "123456789012";
@@ -472,6 +518,8 @@ mod tests {
             account_id: account,
             profiles: &profiles,
             application_profiles: &apps,
+            routing: &NoRouting,
+            unresolved: UnresolvedWrappers::Deny,
         };
         let id = ModelId::from_decoded(id)?;
         resource_checks(Operation::InvokeModel, &Target::Model(id), None, &ctx)
@@ -481,7 +529,9 @@ mod tests {
         ResourceCheck::new(arn)
     }
     fn via(arn: &str, profile: &str) -> ResourceCheck {
-        ResourceCheck::new(arn).with_context(IPA, profile)
+        ResourceCheck::new(arn)
+            .with_context(IPA, profile)
+            .with_context(REQUESTED_REGION_KEY, requested_region_of(arn))
     }
 
     fn fm_in(regions: &[&str], partition: &str, model: &str, profile: &str) -> Vec<ResourceCheck> {
@@ -613,8 +663,7 @@ mod tests {
                     &format!("arn:aws:bedrock:eu-west-1::foundation-model/{model}"),
                     p
                 ),
-                via(&format!("arn:aws:bedrock:::foundation-model/{model}"), p)
-                    .with_context(REQUESTED_REGION_KEY, "unspecified"),
+                via(&format!("arn:aws:bedrock:::foundation-model/{model}"), p),
             ])
         );
     }
@@ -682,8 +731,7 @@ mod tests {
             Ok(vec![
                 rc(ig),
                 via("arn:aws:bedrock:us-east-1::foundation-model/a.b", ig),
-                via("arn:aws:bedrock:::foundation-model/a.b", ig)
-                    .with_context(REQUESTED_REGION_KEY, "unspecified"),
+                via("arn:aws:bedrock:::foundation-model/a.b", ig),
             ])
         );
 
@@ -704,19 +752,27 @@ mod tests {
         );
         let undeclared =
             "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/other1";
-        assert_eq!(
-            checks_for(undeclared, "us-east-1", None),
-            Ok(vec![rc(undeclared)])
-        );
-
-        for itself in [
+        // Wrappers nobody can resolve are refused: checking the wrapper alone would bypass model denies.
+        for wrapper in [
+            undeclared,
             "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456",
-            "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdef123456",
-            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123",
-            "arn:aws:bedrock:us-east-1:123456789012:imported-model/abc123xyz",
             "arn:aws:bedrock:us-east-1:123456789012:prompt/PROMPT12345:1",
             "arn:aws:bedrock:us-east-1:123456789012:prompt-router/abc123",
             "arn:aws:bedrock:us-east-1:123456789012:default-prompt-router/anthropic.claude:1",
+        ] {
+            assert!(
+                matches!(
+                    checks_for(wrapper, "us-east-1", None),
+                    Err(ClassifyError::UnresolvedWrapper { .. })
+                ),
+                "{wrapper}"
+            );
+        }
+
+        for itself in [
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdef123456",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123",
+            "arn:aws:bedrock:us-east-1:123456789012:imported-model/abc123xyz",
             "arn:aws:sagemaker:us-east-1:123456789012:endpoint/my-endpoint",
         ] {
             assert_eq!(checks_for(itself, "us-east-1", None), Ok(vec![rc(itself)]), "{itself}");
@@ -744,6 +800,8 @@ mod tests {
             account_id: Some(ACCOUNT),
             profiles: &profiles,
             application_profiles: &apps,
+            routing: &NoRouting,
+            unresolved: UnresolvedWrappers::Deny,
         };
         let check = |id: &str| {
             let id = ModelId::from_decoded(id)?;
@@ -774,6 +832,8 @@ mod tests {
             account_id: account,
             profiles,
             application_profiles: apps,
+            routing: &NoRouting,
+            unresolved: UnresolvedWrappers::Deny,
         }
     }
 

@@ -41,6 +41,9 @@ pub struct Config {
     /// Application inference profiles and the model ARNs they route to (Bedrock only knows this at run time).
     #[serde(default)]
     pub application_inference_profiles: Vec<ApplicationProfileConfig>,
+    /// Where inference-profile routing comes from: the Bedrock control plane (`[control_plane]`).
+    #[serde(default)]
+    pub control_plane: crate::controlplane::ControlPlaneConfig,
     #[serde(default)]
     pub log: LogConfig,
     /// Address of the admin listener (`/healthz`, `/readyz`, `/metrics`, admin API). Off when absent:
@@ -89,6 +92,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             inference_profiles: BTreeMap::new(),
             application_inference_profiles: Vec::new(),
+            control_plane: crate::controlplane::ControlPlaneConfig::default(),
             log: LogConfig::default(),
             admin_listen: None,
             shutdown_grace_secs: default_shutdown_grace_secs(),

@@ -34,6 +34,8 @@ pub struct Snapshot {
     pub mode: EnforcementMode,
     pub profiles: InferenceProfileTable,
     pub application_profiles: ApplicationProfiles,
+    /// `[control_plane] unresolved_wrappers`: deny (default) or authorize the wrapper alone.
+    pub unresolved_wrappers: crate::classify::UnresolvedWrappers,
     /// Who is calling: keys, access keys, trusted header, and the fixed caller.
     pub auth: Authenticator,
     pub hide_rule_names: bool,
@@ -217,6 +219,7 @@ impl Snapshot {
             mode: config.policy.mode,
             profiles,
             application_profiles,
+            unresolved_wrappers: config.control_plane.unresolved_wrappers,
             auth,
             hide_rule_names: config.policy.hide_rule_names,
             max_body_bytes: config.limits.max_body_bytes,

@@ -50,6 +50,13 @@ impl GuardError {
             GuardError::Classify(ClassifyError::AccountIdUnknown) | GuardError::Account(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
             }
+            GuardError::Classify(ClassifyError::UnresolvedWrapper { .. }) => {
+                (StatusCode::FORBIDDEN, "AccessDeniedException")
+            }
+            GuardError::Classify(ClassifyError::RouteNotCached { .. }) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
             GuardError::Classify(_) | GuardError::BodyRead(_) | GuardError::InvalidHeader(_) => {
                 (StatusCode::BAD_REQUEST, "ValidationException")
             }

@@ -17,7 +17,7 @@ use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
 use crate::auth::{Caller, IncomingRequest};
 use crate::aws::{sign_request, SigningError};
-use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, Target};
+use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, RouteSource, Target};
 use crate::config::{EnforcementMode, Snapshot};
 use crate::policy::{AuthzRequest, RequestContext, ResourceCheck};
 use crate::state::Shared;
@@ -308,8 +308,12 @@ fn verdict(allowed: bool) -> &'static str {
     }
 }
 
-/// The resource checks for this call. The account id is only needed for some ARNs (inference profiles,
-/// guardrails); it is looked up on first need rather than making every call wait for it.
+/// Lookups one call may trigger: the account id, then a wrapper and what it leads to (a router's
+/// inference profile). Each lookup settles its key, so this bounds a loop that always ends anyway.
+const MAX_RESOLUTIONS: usize = 4;
+
+/// The resource checks for this call. The account id and what a wrapper routes to are looked up on
+/// first need (then cached) rather than making every call wait for them.
 async fn resource_checks(
     shared: &Shared,
     snapshot: &Snapshot,
@@ -317,33 +321,54 @@ async fn resource_checks(
     route: &Route,
     body_model: Option<&ModelId>,
 ) -> Result<Vec<ResourceCheck>, GuardError> {
-    let context = |account_id| ResourceContext {
-        region,
-        account_id,
-        profiles: &snapshot.profiles,
-        application_profiles: &snapshot.application_profiles,
-    };
-    match classify::resource_checks(
-        route.operation,
-        &route.target,
-        body_model,
-        &context(shared.account.cached()),
-    ) {
-        Err(ClassifyError::AccountIdUnknown) => {
-            let account = shared
-                .account
-                .resolve()
-                .await
-                .map_err(GuardError::Account)?;
-            Ok(classify::resource_checks(
-                route.operation,
-                &route.target,
-                body_model,
-                &context(Some(account)),
-            )?)
+    let mut account = shared.account.cached();
+    for _ in 0..MAX_RESOLUTIONS {
+        let routing = shared.control_plane.routing();
+        let context = ResourceContext {
+            region,
+            account_id: account,
+            profiles: &snapshot.profiles,
+            application_profiles: &snapshot.application_profiles,
+            routing: &routing,
+            unresolved: snapshot.unresolved_wrappers,
+        };
+        match classify::resource_checks_with_source(
+            route.operation,
+            &route.target,
+            body_model,
+            &context,
+        ) {
+            Err(ClassifyError::AccountIdUnknown) if account.is_none() => {
+                account = Some(
+                    shared
+                        .account
+                        .resolve()
+                        .await
+                        .map_err(GuardError::Account)?,
+                );
+            }
+            Err(ClassifyError::RouteNotCached { region, kind, key }) => {
+                shared.control_plane.resolve(&region, kind, &key).await;
+            }
+            Ok((checks, source)) => {
+                if let Some(
+                    source @ (RouteSource::BuiltinModelTable | RouteSource::BuiltinPrefixTable),
+                ) = source
+                {
+                    metrics::counter!("bedrock_guard_routing_fallback_total", "source" => source.as_str())
+                        .increment(1);
+                }
+                return Ok(checks);
+            }
+            Err(err) => return Err(err.into()),
         }
-        other => Ok(other?),
     }
+    Err(ClassifyError::RouteNotCached {
+        region: region.to_owned(),
+        kind: classify::WrapperKind::SystemProfile,
+        key: "(lookups did not settle)".to_owned(),
+    }
+    .into())
 }
 
 async fn forward(

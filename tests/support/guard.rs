@@ -186,6 +186,11 @@ pub async fn start_guard_with_policy_files(
             idle_timeout_secs: options.idle_timeout_secs,
         },
         shutdown_grace_secs: options.shutdown_grace_secs,
+        // Tests never reach AWS: the control plane is off unless a test points it at its double.
+        control_plane: bedrock_guard::controlplane::ControlPlaneConfig {
+            enabled: false,
+            ..Default::default()
+        },
         ..Config::default()
     };
 

@@ -13,6 +13,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod controlplane;
 pub mod double;
 pub mod eventstream;
 pub mod guard;
