@@ -8,6 +8,7 @@ use http::{HeaderValue, StatusCode};
 use crate::auth::AuthError;
 use crate::aws::{CredentialsError, SigningError};
 use crate::classify::ClassifyError;
+use crate::discovery::DiscoveryError;
 use crate::http::headers::InvalidHeader;
 use crate::upstream::UpstreamError;
 
@@ -37,6 +38,8 @@ pub enum GuardError {
     Upstream(#[from] UpstreamError),
     #[error("bedrock-guard is handling its limit of {limit} concurrent requests; retry later")]
     Overloaded { limit: usize },
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
 }
 
 impl GuardError {
@@ -86,6 +89,17 @@ impl GuardError {
             }
             // Retryable by the SDKs' standard retry strategy, like Bedrock's own 503.
             GuardError::Overloaded { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
+            GuardError::Discovery(DiscoveryError::Validation(_)) => {
+                (StatusCode::BAD_REQUEST, "ValidationException")
+            }
+            // A model the caller may not use is absent from its view, as from its listing.
+            GuardError::Discovery(DiscoveryError::NotFound { .. }) => {
+                (StatusCode::NOT_FOUND, "ResourceNotFoundException")
+            }
+            GuardError::Discovery(DiscoveryError::Unavailable { .. }) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
             ),

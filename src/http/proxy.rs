@@ -125,6 +125,12 @@ async fn proxy(
     // A SigV4 client's credential scope picks the region (already checked against the allowed ones).
     let region = caller.region.as_deref().unwrap_or(&shared.region);
 
+    if let Some(discovery) =
+        crate::discovery::DiscoveryRequest::parse(&parts.method, parts.uri.path())
+    {
+        return discover(shared, snapshot, &caller, region, peer, &discovery, &parts);
+    }
+
     let route = classify::classify(&parts.method, parts.uri.path(), parts.uri.query())?;
     audit.route(&route, parts.uri.path());
     let body_model = match route.target {
@@ -149,6 +155,40 @@ async fn proxy(
     };
     authorize(shared, snapshot, &target, &inbound, request_id, audit).await?;
     forward(shared, &target, &parts.method, &parts.headers, body, audit).await
+}
+
+/// A model discovery call, answered from the control-plane cache with only what this caller may
+/// invoke (`crate::discovery`); nothing goes upstream.
+fn discover(
+    shared: &Shared,
+    snapshot: &Snapshot,
+    caller: &Caller,
+    region: &str,
+    peer: Option<std::net::IpAddr>,
+    request: &crate::discovery::DiscoveryRequest,
+    parts: &http::request::Parts,
+) -> Result<Response, GuardError> {
+    let asker = crate::discovery::Asker {
+        principal: (caller.method != crate::auth::AuthMethod::Fixed)
+            .then(|| caller.principal.name()),
+        region,
+        context: peer
+            .map(|ip| vec![("aws:SourceIp".to_owned(), keys::source_ip(ip))])
+            .unwrap_or_default(),
+    };
+    let body = crate::discovery::answer(
+        snapshot,
+        &shared.control_plane,
+        &asker,
+        request,
+        parts.uri.query(),
+    )?;
+    let mut response = Response::new(Body::from(body.to_string()));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
 /// What one request asks for, once authenticated and classified.
