@@ -46,8 +46,21 @@ const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
                "arn:aws:bedrock:*:*:inference-profile/us.anthropic.*"]}]}"#;
 
 async fn gateway(double: &BedrockDouble) -> RunningGuard {
+    gateway_with_control_plane(double, None).await
+}
+
+/// The gateway; with `control_plane`, its model discovery answers from that control plane.
+async fn gateway_with_control_plane(
+    double: &BedrockDouble,
+    control_plane: Option<String>,
+) -> RunningGuard {
     let mut options = GuardOptions::policy(POLICY);
-    options.configure = Some(Arc::new(|config: &mut Config| {
+    options.configure = Some(Arc::new(move |config: &mut Config| {
+        if let Some(endpoint) = &control_plane {
+            config.account_id = Some(support::controlplane::ACCOUNT.into());
+            config.control_plane.enabled = true;
+            config.control_plane.endpoint = Some(endpoint.clone());
+        }
         config.principals = vec![NamedPrincipalConfig {
             name: "chat-app".into(),
             arn: "arn:aws:iam::123456789012:role/chat-app".into(),
@@ -496,7 +509,9 @@ async fn claude_code_start_up_probes_do_not_read_as_failures() {
         .send()
         .await
         .unwrap();
-    assert!(listing.status().is_client_error(), "{}", listing.status());
+    // No control plane here: the listing is unavailable (503), and Claude Code falls back to its
+    // built-in model list.
+    assert_eq!(listing.status(), 503);
     let probe = r#"{"max_tokens":1,"messages":[{"role":"user","content":"."}],"anthropic_version":"bedrock-2023-05-31"}"#;
     let invoke = |model: &str, body: &'static str| {
         http.post(format!("{}/model/{model}/invoke", guard.url()))
@@ -532,6 +547,7 @@ async fn claude_code_start_up_probes_do_not_read_as_failures() {
         .unwrap()
         .contains("not authorized"));
     assert_eq!(messages("decision").len(), 1, "only the real call");
+    assert!(messages("failed").is_empty(), "{lines:?}");
     // Every request, probes included, still has its audit event.
     assert_eq!(messages("audit").len(), 4, "{lines:?}");
 }
@@ -547,7 +563,22 @@ async fn readme_claude_code_runs_through_the_gateway_and_a_local_proxy() {
     let claude = dir.join("js/node_modules/.bin/claude");
     let double = BedrockDouble::start(REGION).await;
     double.set_mode(Mode::Anthropic);
-    let gateway = gateway(&double).await;
+    // Through the gateway, Claude Code's ListInferenceProfiles is answered, filtered by policy.
+    let control = support::controlplane::ControlPlaneDouble::start().await;
+    for id in [
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "us.amazon.nova-pro-v1:0",
+    ] {
+        control.add_profile(
+            REGION,
+            support::controlplane::system_profile(
+                REGION,
+                id,
+                &["us-east-1", "us-east-2", "us-west-2"],
+            ),
+        );
+    }
+    let gateway = gateway_with_control_plane(&double, Some(control.url.clone())).await;
     let local = start_guard(&double, GuardOptions::policy(POLICY)).await;
     let home = tempfile::tempdir().unwrap();
     for (snippet, guard) in [

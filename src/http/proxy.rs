@@ -64,9 +64,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             observe(response, audit, vec![Box::new(permit), Box::new(in_flight)])
         }
         Err(err) => {
-            if err.is_client_fault()
-                && (audit.is_probe() || super::probe::is_discovery(&method, &path))
-            {
+            // A tool's start-up probe (a model the policy denies, a listing without a control
+            // plane, which start-up already warned about) is an answer, not a failure.
+            if audit.is_probe() || super::probe::is_discovery(&method, &path) {
                 tracing::debug!(request_id, %method, path, error = %err, config_version = %snapshot.version, "refused a start-up probe");
             } else if err.is_client_fault() {
                 tracing::info!(request_id, %method, path, error = %err, config_version = %snapshot.version, "refused");
