@@ -319,6 +319,89 @@ async fn readme_boto3_snippets_run_with_sigv4_and_an_api_key() {
     assert_only_the_guard_signed(&double);
 }
 
+/// A mesh sidecar in front of the guard: forwards every request with the identity header the mesh
+/// would add after authenticating the workload. Returns its URL.
+async fn mesh_sidecar(guard_url: String, principal: &'static str) -> String {
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let (client, guard_url) = (client.clone(), guard_url.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let url = format!("{guard_url}{}", parts.uri.path_and_query().unwrap());
+            let mut forwarded = client.request(parts.method, url).body(body);
+            for (name, value) in &parts.headers {
+                if name != http::header::HOST {
+                    forwarded = forwarded.header(name, value);
+                }
+            }
+            let answer = forwarded
+                .header(MESH_HEADER, principal)
+                .send()
+                .await
+                .unwrap();
+            let mut response = axum::response::Response::new(axum::body::Body::empty());
+            *response.status_mut() = answer.status();
+            *response.headers_mut() = answer.headers().clone();
+            *response.body_mut() = axum::body::Body::from(answer.bytes().await.unwrap());
+            response
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+const MESH_HEADER: &str = "x-authenticated-principal";
+
+/// boto3 without credentials (`UNSIGNED`) behind a mesh that names the principal in a trusted header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_boto3_mesh_snippet_runs_behind_a_trusted_header() {
+    let Some(dir) = clients_dir("python3") else {
+        return;
+    };
+    let double = BedrockDouble::start(REGION).await;
+    let mut options = GuardOptions::policy(POLICY);
+    options.configure = Some(Arc::new(|config: &mut Config| {
+        config.principals = vec![NamedPrincipalConfig {
+            name: "chat-app".into(),
+            arn: "arn:aws:iam::123456789012:role/chat-app".into(),
+            account: None,
+            identity_policies: vec![],
+            groups: vec![],
+            boundary: None,
+            tags: Default::default(),
+            identity: Default::default(),
+            assume_role_arn: None,
+        }];
+        config.auth.trusted_header = Some(bedrock_guard::config::TrustedHeaderConfig {
+            header: MESH_HEADER.into(),
+            trusted_cidrs: vec!["127.0.0.1/32".into()],
+        });
+    }));
+    let guard = start_guard(&double, options).await;
+    let sidecar = mesh_sidecar(guard.url(), "chat-app").await;
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("app-mesh.py");
+    std::fs::write(&script, readme_snippet("boto3-mesh")).unwrap();
+    let env: Vec<(String, String)> = exports("env")
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("AWS_") && name.ends_with("REGION"))
+        .chain([("AWS_ENDPOINT_URL_BEDROCK_RUNTIME".to_owned(), sidecar)])
+        .collect();
+    let python = dir.join("py/bin/python");
+    let home = work.path().to_owned();
+    let stdout = tokio::task::spawn_blocking(move || run(&python, &[&script], &env, &home))
+        .await
+        .unwrap();
+    assert_eq!(stdout.trim(), DOUBLE_TEXT);
+    let requests = double.requests();
+    assert_eq!(requests.len(), 1);
+    // The identity header is the mesh's business: it does not travel to Bedrock.
+    assert!(!format!("{:?}", requests[0].headers).contains(MESH_HEADER));
+}
+
 /// The README's Rust snippet, verbatim between the markers (a test below compares the two).
 async fn readme_rust_snippet() -> Result<
     aws_sdk_bedrockruntime::operation::converse::ConverseOutput,
@@ -628,4 +711,63 @@ async fn readme_claude_code_runs_through_the_gateway_and_a_local_proxy() {
         .count();
     assert!(streamed >= 2, "{:?}", double.requests());
     assert_only_the_guard_signed(&double);
+}
+
+/// Every code block of the README's Clients section is marked `<!-- tested: NAME -->`, and every
+/// marked snippet is one this file runs: a new snippet cannot go untested.
+#[test]
+fn every_client_snippet_in_the_readme_is_run_here() {
+    const RUN_HERE: &[&str] = &[
+        "env",
+        "boto3",
+        "boto3-api-key",
+        "boto3-mesh",
+        "js",
+        "rust",
+        "claude-code-gateway",
+        "claude-code-local",
+    ];
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let source = include_str!("clients.rs");
+    let mut marked = Vec::new();
+    for line in readme.lines() {
+        if let Some(name) = line
+            .strip_prefix("<!-- tested: ")
+            .and_then(|rest| rest.strip_suffix(" -->"))
+        {
+            marked.push(name.to_owned());
+        }
+    }
+    let mut expected: Vec<String> = RUN_HERE.iter().map(|s| (*s).to_owned()).collect();
+    expected.sort();
+    marked.sort();
+    assert_eq!(marked, expected);
+    for name in RUN_HERE {
+        assert!(
+            source.matches(&format!("\"{name}\"")).count() >= 2,
+            "snippet {name} is not used by a test"
+        );
+    }
+    let section = readme
+        .split("## Clients: SDKs and tools through the guard")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let lines: Vec<&str> = section.lines().collect();
+    let mut in_block = false;
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("```") {
+            if !in_block {
+                assert!(
+                    i > 0 && lines[i - 1].starts_with("<!-- tested: "),
+                    "untested code block in the README's Clients section: {:?}",
+                    lines.get(i + 1)
+                );
+            }
+            in_block = !in_block;
+        }
+    }
 }
