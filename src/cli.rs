@@ -277,7 +277,15 @@ fn check(args: CheckArgs) -> ExitCode {
             }
             seen.push(ptr);
             statements += set.len();
-            for lint in crate::policy::lint(set, &catalog) {
+            // Deny-lists beside wrappers are only bypassable when wrappers are authorized alone.
+            let wrapper_lints = (snapshot.unresolved_wrappers
+                == crate::classify::UnresolvedWrappers::WrapperOnly)
+                .then(|| crate::policy::wrapper_bypass_lints(set))
+                .unwrap_or_default();
+            for lint in crate::policy::lint(set, &catalog)
+                .into_iter()
+                .chain(wrapper_lints)
+            {
                 warnings += 1;
                 println!("warning: {lint}");
             }

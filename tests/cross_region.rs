@@ -347,3 +347,90 @@ fn explain_json_shows_each_checks_context() {
         .unwrap()
         .ends_with(US_SONNET));
 }
+
+#[tokio::test]
+async fn a_reload_refreshes_the_listing() {
+    let double = ControlPlaneDouble::start().await;
+    let cp = control_plane(&double).await;
+    let listed = double.count("ListInferenceProfiles");
+    let mut generation = cp.subscribe();
+    let seen = *generation.borrow_and_update();
+    let (reloaded, reloads) = tokio::sync::watch::channel(0u64);
+    let _task = cp.start(reloads).await.expect("enabled");
+    // The first refresh of start(); then one per reload.
+    generation.wait_for(|g| *g > seen).await.unwrap();
+    let after_start = *generation.borrow_and_update();
+    reloaded.send(1).unwrap();
+    generation.wait_for(|g| *g > after_start).await.unwrap();
+    assert_eq!(
+        double.count("ListInferenceProfiles"),
+        listed + 4,
+        "{:?}",
+        double.calls()
+    );
+}
+
+#[tokio::test]
+async fn readyz_and_metrics_show_the_fallback() {
+    use support::guard::{start_guard, GuardOptions};
+    let upstream = support::BedrockDouble::start("us-east-1").await;
+    let cp = ControlPlaneDouble::start().await;
+    cp.set_denied(true);
+    let url = cp.url.clone();
+    let policy = filled(&fixture("geographic-identity-policy.json"));
+    let guard = start_guard(
+        &upstream,
+        GuardOptions {
+            configure: Some(Arc::new(
+                move |config: &mut bedrock_guard::config::Config| {
+                    config.control_plane = ControlPlaneConfig {
+                        endpoint: Some(url.clone()),
+                        ..ControlPlaneConfig::default()
+                    };
+                },
+            )),
+            ..GuardOptions::policy(&policy)
+        },
+    )
+    .await;
+    // AWS's example call is still allowed, from the built-in per-model table.
+    support::client::sdk_client(&guard.url())
+        .converse()
+        .model_id(US_SONNET)
+        .messages(support::client::user_message("hi"))
+        .send()
+        .await
+        .expect("allowed from the built-in table");
+    let readyz = reqwest::get(format!("{}/readyz", guard.admin_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let readyz: serde_json::Value = serde_json::from_str(&readyz).unwrap();
+    assert_eq!(readyz["ready"], true, "{readyz}");
+    let region = &readyz["control_plane"]["us-east-1"];
+    assert_eq!(region["routing"], "builtin-model-table", "{readyz}");
+    assert!(
+        region["error"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDeniedException"),
+        "{readyz}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", guard.admin_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // (bedrock_guard_control_plane_up is a process-wide gauge other tests here set too.)
+    assert!(
+        metrics.contains("bedrock_guard_control_plane_up{region=\"us-east-1\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("bedrock_guard_routing_fallback_total{source=\"builtin-model-table\"} 1"),
+        "{metrics}"
+    );
+}

@@ -204,3 +204,22 @@ fn explain_rejects_unknown_principals_and_operations() {
     let out = run(&["explain", "--model", "x.y-v1:0", "--operation", "Fly"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn check_warns_about_deny_lists_beside_wrappers_authorized_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = example("iam-deny-specific-model.json");
+    let config = write(
+        dir.path(),
+        "config.toml",
+        &format!(
+            "[policy]\nfiles = [{policy:?}]\n[control_plane]\nenabled = false\nunresolved_wrappers = \"wrapper-only\"\n"
+        ),
+    );
+    let out = run(&["check", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("wrapper-only"), "{}", stdout(&out));
+    // With the default (unresolvable wrappers denied) the guard checks the model: no warning.
+    let out = run(&["check", "--routing", "builtin", "--policy", &policy]);
+    assert!(!stdout(&out).contains("wrapper"), "{}", stdout(&out));
+}

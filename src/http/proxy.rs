@@ -232,7 +232,15 @@ async fn authorize(
         body_model,
     } = *call;
     let principal = &caller.principal;
-    let checks = resource_checks(shared, snapshot, region, route, body_model).await?;
+    let checks = match resource_checks(shared, snapshot, region, route, body_model).await {
+        Ok(checks) => checks,
+        Err(err) => {
+            if let GuardError::Classify(ClassifyError::UnresolvedWrapper { arn, .. }) = &err {
+                audit.unresolved_wrapper(arn);
+            }
+            return Err(err);
+        }
+    };
     audit.resources(&checks);
     let mut context = RequestContext::new();
     context.set("aws:RequestedRegion", region);

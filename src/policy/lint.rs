@@ -93,6 +93,56 @@ pub fn lint(set: &PolicySet, catalog: &Catalog) -> Vec<Lint> {
     lints
 }
 
+/// Wrapper ARNs that lead to models (a prompt router, an application inference profile, a prompt,
+/// a provisioned model), one of each kind, to test Allow statements against.
+const WRAPPER_SAMPLES: &[&str] = &[
+    "arn:aws:bedrock:us-east-1:111122223333:default-prompt-router/anthropic.claude:1",
+    "arn:aws:bedrock:us-east-1:111122223333:prompt-router/abcdef123456",
+    "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abcdef123456",
+    "arn:aws:bedrock:us-east-1:111122223333:prompt/ABCDEF1234:1",
+    "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abcdef123456",
+];
+
+/// A Deny on foundation models beside an Allow on wrappers: bypassable when wrappers are authorized
+/// alone (`[control_plane] unresolved_wrappers = "wrapper-only"`), so `check` runs this lint then.
+pub fn wrapper_bypass_lints(set: &PolicySet) -> Vec<Lint> {
+    let mut lints = Vec::new();
+    lint_wrapper_bypass(set, &mut lints);
+    lints
+}
+
+fn lint_wrapper_bypass(set: &PolicySet, lints: &mut Vec<Lint>) {
+    let allows_wrappers = set.statements().iter().any(|s| {
+        s.effect() == Effect::Allow
+            && !s.resources.not
+            && WRAPPER_SAMPLES.iter().any(|arn| {
+                let parsed = Arn::parse(arn);
+                s.resources
+                    .patterns
+                    .iter()
+                    .any(|p| p.matches(parsed.as_ref(), &NoVars))
+            })
+    });
+    if !allows_wrappers {
+        return;
+    }
+    for s in set.statements() {
+        let denies_models = s.effect() == Effect::Deny
+            && !s.resources.not
+            && s.resources.patterns.iter().any(|p| {
+                p.resource_text()
+                    .is_some_and(|r| r.starts_with("foundation-model/"))
+            });
+        if denies_models {
+            lints.push(Lint {
+                origin: Arc::clone(&s.origin),
+                rule: s.rule.clone(),
+                message: "denies foundation models while the policy allows wrappers (prompt routers, application inference profiles, prompts, provisioned models), and unresolved_wrappers = \"wrapper-only\" authorizes a wrapper the guard cannot resolve by its ARN alone: a call through it reaches the model without this Deny seeing it. Set [control_plane] unresolved_wrappers = \"deny\" (AWS checks the model behind a wrapper), or deny the wrapper ARNs too".to_owned(),
+            });
+        }
+    }
+}
+
 /// For a `foundation-model/...` or `inference-profile/...` pattern without variables whose model part
 /// matches nothing in the catalog: that model part.
 fn unknown_model_pattern(pattern: &ArnPattern, catalog: &Catalog) -> Option<String> {
@@ -139,8 +189,9 @@ mod tests {
         }])
         .unwrap();
         lint(&set, &Catalog::default())
-            .iter()
-            .map(ToString::to_string)
+            .into_iter()
+            .chain(wrapper_bypass_lints(&set))
+            .map(|l| l.to_string())
             .collect()
     }
 
@@ -177,6 +228,22 @@ mod tests {
             never.iter().filter(|l| l.contains("never applies")).count(),
             3,
             "{never:?}"
+        );
+        let deny_list = lints(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*"},{"Sid":"NoClaude","Effect":"Deny","Action":"bedrock:InvokeModel*","Resource":"arn:aws:bedrock:*::foundation-model/anthropic.*"}]}"#,
+        );
+        assert!(
+            deny_list
+                .iter()
+                .any(|l| l.contains("NoClaude") && l.contains("wrappers")),
+            "{deny_list:?}"
+        );
+        let models_only = lints(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"arn:aws:bedrock:*::foundation-model/*"},{"Effect":"Deny","Action":"bedrock:InvokeModel*","Resource":"arn:aws:bedrock:*::foundation-model/anthropic.*"}]}"#,
+        );
+        assert!(
+            !models_only.iter().any(|l| l.contains("wrappers")),
+            "{models_only:?}"
         );
     }
 }

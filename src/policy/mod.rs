@@ -41,6 +41,6 @@ pub use document::{parse, Effect, PolicyDocument, PolicySource, Statement, Targe
 pub use error::{PolicyError, StatementLocation};
 pub use evaluate::{PolicySet, RuleRef, BODY_KEYS};
 pub use explain::{Decision, LayerKind, LayerRef};
-pub use lint::{lint, Lint};
+pub use lint::{lint, wrapper_bypass_lints, Lint};
 pub use org::{Identity, OrgError, Organization, Principal};
 pub use request::{AuthzRequest, RequestContext, ResourceCheck};

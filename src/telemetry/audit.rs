@@ -149,6 +149,14 @@ impl Audit {
         self.rule = decision.rule().map(|r| r.to_string());
     }
 
+    /// Refused before policy evaluation because what `wrapper_arn` routes to is unknown: a denial
+    /// (AccessDeniedException), recorded as one.
+    pub fn unresolved_wrapper(&mut self, wrapper_arn: &str) {
+        self.resources = vec![wrapper_arn.to_owned()];
+        self.decision = "deny";
+        self.rule = Some("unresolved-wrapper".to_owned());
+    }
+
     /// The upstream request is about to be sent.
     pub fn upstream_sent(&mut self) {
         self.upstream_sent = Some(Instant::now());

@@ -27,6 +27,8 @@ const PAGE_SIZE: usize = 2;
 #[derive(Default)]
 struct Region {
     profiles: Vec<Value>,
+    /// Found by GetInferenceProfile but not listed: a profile created after the guard's listing.
+    unlisted_profiles: Vec<Value>,
     foundation_models: Vec<Value>,
     routers: Vec<Value>,
     provisioned: Vec<Value>,
@@ -150,6 +152,11 @@ impl ControlPlaneDouble {
 
     pub fn add_profile(&self, region: &str, profile: Value) {
         self.with_region(region, |r| r.profiles.push(profile));
+    }
+    /// A profile GetInferenceProfile finds but ListInferenceProfiles does not return (created after
+    /// the guard listed the region).
+    pub fn add_unlisted_profile(&self, region: &str, profile: Value) {
+        self.with_region(region, |r| r.unlisted_profiles.push(profile));
     }
     pub fn add_foundation_model(&self, region: &str, model: Value) {
         self.with_region(region, |r| r.foundation_models.push(model));
@@ -311,6 +318,7 @@ async fn handle(State(state): State<Arc<DoubleState>>, request: Request) -> Resp
             let id = key.unwrap_or_default();
             data.profiles
                 .iter()
+                .chain(data.unlisted_profiles.iter())
                 .find(|p| {
                     p["inferenceProfileId"] == id.as_str()
                         || p["inferenceProfileArn"] == id.as_str()
