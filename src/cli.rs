@@ -278,10 +278,13 @@ fn check(args: CheckArgs) -> ExitCode {
             seen.push(ptr);
             statements += set.len();
             // Deny-lists beside wrappers are only bypassable when wrappers are authorized alone.
-            let wrapper_lints = (snapshot.unresolved_wrappers
-                == crate::classify::UnresolvedWrappers::WrapperOnly)
-                .then(|| crate::policy::wrapper_bypass_lints(set))
-                .unwrap_or_default();
+            let wrapper_lints = if snapshot.unresolved_wrappers
+                == crate::classify::UnresolvedWrappers::WrapperOnly
+            {
+                crate::policy::wrapper_bypass_lints(set)
+            } else {
+                Vec::new()
+            };
             for lint in crate::policy::lint(set, &catalog)
                 .into_iter()
                 .chain(wrapper_lints)
