@@ -193,7 +193,21 @@ async fn hidden_rule_names_stay_out_of_client_messages() {
 #[tokio::test]
 async fn model_ids_of_every_form_reach_upstream_exactly_as_authorized() {
     let double = BedrockDouble::start(REGION).await;
-    let guard = start_guard(&double, GuardOptions::policy(FULL_ACCESS)).await;
+    // This test is about the wire form of each id: wrappers (application profile, provisioned
+    // model, prompt) are authorized by their ARN alone here (tests/wrappers.rs resolves them).
+    let guard = start_guard(
+        &double,
+        GuardOptions {
+            configure: Some(std::sync::Arc::new(
+                |config: &mut bedrock_guard::config::Config| {
+                    config.control_plane.unresolved_wrappers =
+                        bedrock_guard::classify::UnresolvedWrappers::WrapperOnly;
+                },
+            )),
+            ..GuardOptions::policy(FULL_ACCESS)
+        },
+    )
+    .await;
     let client = sdk_client(&guard.url());
 
     let ids = [
