@@ -173,6 +173,7 @@ pub fn sigv4_verifies(data: &[u8]) -> bool {
         method: &method,
         path: &path,
         query: (!query.is_empty()).then_some(query.as_str()),
+        authority: None,
         headers: &headers,
         body: parts[6],
     };

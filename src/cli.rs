@@ -45,6 +45,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the decision for one call and why (the same checks and keys the proxy uses).
     Explain(ExplainArgs),
+    /// List the inference profiles and foundation models a principal may invoke: the control
+    /// plane's listing, filtered as the proxy's discovery routes filter it.
+    Models(ModelsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +136,24 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ModelsArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// A [[principals]] name (default: the fixed caller).
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Region whose listing to filter (default: the config's, else us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Extra request condition key, `key=value` (aws:SourceIp=10.0.0.1); repeatable.
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub context: Vec<String>,
+    /// Print one JSON object, with the control plane's field names.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// TOML configuration file (see config/bedrock-guard.toml).
     #[arg(long, short, env = "BEDROCK_GUARD_CONFIG")]
@@ -172,6 +193,7 @@ pub fn main() -> ExitCode {
         Command::Health(args) => crate::admin::probe(args.admin, args.live),
         Command::Check(args) => check(args),
         Command::Explain(args) => explain(args),
+        Command::Models(args) => models(args),
     }
 }
 
@@ -303,6 +325,88 @@ fn check(args: CheckArgs) -> ExitCode {
     );
     if args.deny_warnings && warnings > 0 {
         return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn models(args: ModelsArgs) -> ExitCode {
+    let (config, snapshot) = match load_config_and_snapshot(&args.policy) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    if let Some(name) = args.principal.as_deref() {
+        if snapshot.principal(name).is_none() {
+            eprintln!("bedrock-guard: no principal named {name:?} in the config");
+            return ExitCode::from(2);
+        }
+    }
+    let mut context = Vec::new();
+    for pair in &args.context {
+        match pair.split_once('=') {
+            Some((k, v)) if !k.is_empty() => context.push((k.to_owned(), v.to_owned())),
+            _ => {
+                eprintln!("bedrock-guard: --context {pair:?}: expected KEY=VALUE");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let region = args
+        .region
+        .clone()
+        .or_else(|| config.region.clone())
+        .unwrap_or_else(|| crate::guard::FALLBACK_REGION.to_owned());
+    let control_plane = runtime()
+        .and_then(|rt| rt.block_on(connect_control_plane(args.policy.routing, &config, &region)));
+    let Some(control_plane) = control_plane else {
+        eprintln!("bedrock-guard: model discovery needs the Bedrock control plane: [control_plane] enabled, --routing auto, and AWS credentials that may call bedrock:ListInferenceProfiles and bedrock:ListFoundationModels");
+        return ExitCode::FAILURE;
+    };
+    let asker = crate::discovery::Asker {
+        principal: args.principal.as_deref(),
+        region: &region,
+        context,
+    };
+    let listed = crate::discovery::visible_profiles(&snapshot, &control_plane, &asker).and_then(
+        |profiles| {
+            crate::discovery::visible_foundation_models(&snapshot, &control_plane, &asker)
+                .map(|models| (profiles, models))
+        },
+    );
+    let (profiles, models) = match listed {
+        Ok(listed) => listed,
+        Err(err) => {
+            eprintln!("bedrock-guard: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let principal = args.principal.as_deref().unwrap_or("(fixed caller)");
+    if args.json {
+        let profiles: Vec<&crate::controlplane::InferenceProfile> =
+            profiles.iter().map(|p| p.as_ref()).collect();
+        let models: Vec<&crate::controlplane::FoundationModel> =
+            models.iter().map(|m| m.as_ref()).collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "principal": principal,
+                "region": region,
+                "inferenceProfileSummaries": profiles,
+                "modelSummaries": models,
+            })
+        );
+        return ExitCode::SUCCESS;
+    }
+    println!("principal {principal} may invoke, in {region}:");
+    println!("inference profiles ({}):", profiles.len());
+    for profile in &profiles {
+        println!(
+            "  {}  ({})",
+            profile.inference_profile_id, profile.inference_profile_arn
+        );
+    }
+    println!("foundation models ({}):", models.len());
+    for model in &models {
+        println!("  {}", model.model_id);
     }
     ExitCode::SUCCESS
 }
@@ -541,10 +645,17 @@ fn new_key(principal: &str, sigv4: bool) -> ExitCode {
         println!(
             "# Give the client the key above (shown only now), e.g. AWS_BEARER_TOKEN_BEDROCK={key}"
         );
-        println!("# and add to the gateway config (or to a file listed in [auth] api_key_files):");
+        let hash = crate::auth::api_key::hash_hex(&key);
+        println!("# and add ONE of these entries (only the hash is stored).");
+        println!("# In the gateway config file:");
         println!("[[auth.api_keys]]");
         println!("principal = \"{principal}\"");
-        println!("sha256 = \"{}\"", crate::auth::api_key::hash_hex(&key));
+        println!("sha256 = \"{hash}\"");
+        println!();
+        println!("# Or in a file listed in [auth] api_key_files:");
+        println!("[[api_keys]]");
+        println!("principal = \"{principal}\"");
+        println!("sha256 = \"{hash}\"");
     }
     ExitCode::SUCCESS
 }

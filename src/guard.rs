@@ -93,7 +93,12 @@ impl Guard {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, region = %self.shared.region, upstream = %self.shared.upstream.base(), "bedrock-guard listening");
+        let upstream = self
+            .shared
+            .upstream
+            .base()
+            .replace(crate::upstream::REGION_PLACEHOLDER, &self.shared.region);
+        tracing::info!(%addr, region = %self.shared.region, %upstream, "bedrock-guard listening");
         self.check_credentials_in_background();
         // The first listing is awaited at most `start_wait_ms`; refreshes stop when serving does.
         let refresher = self
@@ -156,10 +161,14 @@ impl Guard {
                     access_key = %redact_key(creds.access_key_id()),
                     "AWS credentials loaded; upstream requests are signed with them"
                 ),
-                Err(err) => tracing::warn!(
-                    error = %err,
-                    "no usable AWS credentials: every forwarded request will fail with 503 until credentials become available (env, profile, SSO, web identity, ECS or IMDS)"
-                ),
+                // One line a new user can act on; the SDK's provider-by-provider account (with
+                // its internal dumps) is for debugging.
+                Err(err) => {
+                    tracing::warn!(
+                        "no usable AWS credentials (looked in the environment, shared profiles and SSO, web identity, ECS and instance metadata): forwarded requests get 503 until there are some; RUST_LOG=aws_config=debug shows each provider's answer"
+                    );
+                    tracing::debug!(error = %err, "AWS credential chain failed");
+                }
             }
         });
     }

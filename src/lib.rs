@@ -11,6 +11,8 @@
 //! - [`aws`]: the proxy's own credentials (standard AWS chain, cached) and SigV4 signing.
 //! - [`controlplane`]: what inference profiles, prompt routers and provisioned models route to, listed
 //!   from the Bedrock control plane and cached (built-in tables when it cannot be asked).
+//! - [`discovery`]: the control plane's model listings (ListInferenceProfiles, ...) served to
+//!   clients, filtered to what each caller's policy lets it invoke.
 //! - [`upstream`]: the pooled connection to Bedrock Runtime.
 //! - [`http`]: the handler tying the phases together, and the one mapping from errors to AWS-shaped
 //!   responses.
@@ -31,6 +33,7 @@ pub mod cli;
 pub mod config;
 mod connections;
 pub mod controlplane;
+pub mod discovery;
 pub mod guard;
 pub mod http;
 pub mod ops;

@@ -286,6 +286,64 @@ async fn a_policy_given_on_the_command_line_is_watched() {
     assert!(terminate(&mut child).success());
 }
 
+/// A first start with no credentials (and no instance metadata): one clear line per problem, no
+/// SDK warnings with internal dumps, and the upstream shown with its region filled in.
+#[test]
+fn without_credentials_start_up_says_so_in_one_line_per_problem() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = guard_command(home.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .spawn()
+        .unwrap();
+    let logs = wait_for_log(&mut child, "bedrock-guard listening");
+    assert_eq!(
+        logs.found["upstream"],
+        "https://bedrock-runtime.us-east-1.amazonaws.com"
+    );
+    let mut lines = logs.before.clone();
+    loop {
+        let line = logs
+            .rest
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no credentials line; saw:\n{}", lines.join("\n")));
+        let done = line.contains("no usable AWS credentials");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(terminate(&mut child).success());
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not one JSON line: {l}")))
+        .collect();
+    for line in &parsed {
+        let target = line["target"].as_str().unwrap();
+        assert!(target.starts_with("bedrock_guard"), "SDK line: {line}");
+        let text = line.to_string();
+        assert!(
+            !text.contains("ProviderError") && !text.contains("{ source"),
+            "internal dump: {text}"
+        );
+    }
+    let warnings: Vec<&str> = parsed
+        .iter()
+        .filter(|l| l["level"] == "WARN")
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 2, "one line per problem: {warnings:?}");
+    assert!(
+        warnings[0].starts_with("no AWS region configured"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].starts_with("no usable AWS credentials"),
+        "{warnings:?}"
+    );
+}
+
 #[test]
 fn keys_new_prints_a_key_once_and_a_config_entry_that_accepts_it() {
     let home = tempfile::tempdir().unwrap();
@@ -299,20 +357,35 @@ fn keys_new_prints_a_key_once_and_a_config_entry_that_accepts_it() {
     let stdout = String::from_utf8(output.stdout).unwrap();
     let key = stdout.lines().next().unwrap();
     assert!(key.starts_with("bgk_"), "{stdout}");
-    let snippet: String = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("[[auth.api_keys]]"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    // The printed entry, pasted into a config, recognizes exactly this key.
+    // Each printed entry is the block after its heading, up to the next blank line.
+    let block = |heading: &str| -> String {
+        stdout
+            .lines()
+            .skip_while(|l| !l.starts_with(heading))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let hash = bedrock_guard::auth::api_key::hash_hex(key);
+    // The entry for the gateway config, pasted there, recognizes exactly this key.
+    let snippet = block("# In the gateway config file:");
     let config: toml::Value = toml::from_str(&snippet).unwrap();
     let entry = &config["auth"]["api_keys"][0];
     assert_eq!(entry["principal"].as_str(), Some("chat-app"));
-    assert_eq!(
-        entry["sha256"].as_str(),
-        Some(bedrock_guard::auth::api_key::hash_hex(key).as_str())
-    );
+    assert_eq!(entry["sha256"].as_str(), Some(hash.as_str()));
     assert!(!snippet.contains(key), "the config holds only the hash");
+    // The entry for a key file is in the key file's own form.
+    let key_file = block("# Or in a file listed in [auth] api_key_files:");
+    assert!(key_file.starts_with("[[api_keys]]\n"), "{stdout}");
+    let entries = toml::from_str::<bedrock_guard::config::ApiKeyFile>(&key_file)
+        .unwrap()
+        .into_entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].principal.as_str(), entries[0].sha256.as_str()),
+        ("chat-app", hash.as_str())
+    );
 
     let sigv4 = guard_command(home.path())
         .args(["keys", "new", "--principal", "chat-app", "--sigv4"])

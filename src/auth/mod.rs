@@ -5,6 +5,7 @@
 
 pub mod api_key;
 mod browser;
+mod canonical;
 pub mod sigv4;
 mod trusted;
 
@@ -107,7 +108,7 @@ pub enum HeadAuth {
     /// Head checks passed (known access key, scope, date, skew); the signature is checked on the body.
     SignatureOnBody {
         caller: Caller,
-        signature: PendingSignature,
+        signature: Box<PendingSignature>,
     },
 }
 
@@ -191,7 +192,7 @@ impl Authenticator {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-            entries.extend(file.api_keys);
+            entries.extend(file.into_entries());
         }
         for entry in &entries {
             let hash = api_key::parse_hash(&entry.sha256).ok_or_else(|| {
@@ -390,7 +391,10 @@ impl Authenticator {
                 AuthMethod::SigV4,
                 Some(region.to_owned()),
             );
-            return Ok(HeadAuth::SignatureOnBody { caller, signature });
+            return Ok(HeadAuth::SignatureOnBody {
+                caller,
+                signature: Box::new(signature),
+            });
         }
         let bearer = authorization.and_then(|a| {
             a.strip_prefix("Bearer ")
@@ -516,6 +520,7 @@ mod tests {
             method: "POST",
             path: "/model/x.y/invoke",
             query: None,
+            authority: None,
             headers,
             body: b"{}",
         };
@@ -581,6 +586,47 @@ mod tests {
             let err = compile(&config).unwrap_err();
             assert!(err.contains(needle), "{needle}: {err}");
         }
+    }
+
+    /// A key file takes its own `[[api_keys]]` form and the main config's `[[auth.api_keys]]` (what
+    /// `keys new` printed first, and users pasted there), in one file or several.
+    #[test]
+    fn key_files_accept_both_entry_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("own.toml");
+        let pasted = dir.path().join("pasted.toml");
+        let entry = |key: &str| {
+            format!(
+                "principal = \"app\"\nsha256 = \"{}\"\n",
+                api_key::hash_hex(key)
+            )
+        };
+        std::fs::write(&own, format!("[[api_keys]]\n{}", entry("bgk_own"))).unwrap();
+        std::fs::write(
+            &pasted,
+            format!(
+                "[[auth.api_keys]]\n{}\n[[api_keys]]\n{}",
+                entry("bgk_pasted"),
+                entry("bgk_mixed")
+            ),
+        )
+        .unwrap();
+        let mut config = gateway_config(vec![]);
+        config.auth.api_key_files = vec![own, pasted.clone()];
+        let auth = compile(&config).unwrap();
+        for key in ["bgk_own", "bgk_pasted", "bgk_mixed"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "authorization",
+                HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
+            );
+            let caller = authenticate(&auth, &headers).unwrap();
+            assert_eq!(caller.principal.name(), "app", "{key}");
+        }
+        // Anything else in a key file is still refused, with the file named.
+        std::fs::write(&pasted, "[[auth.access_keys]]\nprincipal = \"app\"\n").unwrap();
+        let err = compile(&config).unwrap_err();
+        assert!(err.contains("pasted.toml"), "{err}");
     }
 
     #[test]

@@ -1,25 +1,27 @@
 //! Verifying SigV4 signatures of clients that hold gateway-issued access keys.
 //!
-//! The expected signature is computed with `aws-sigv4` itself over exactly the headers the client
-//! says it signed, at the client's own timestamp, with the secret the gateway issued; then compared in
-//! constant time. The payload hash is always computed from the body received, so an unsigned or
-//! tampered payload fails.
+//! The expected signature is computed over exactly the headers the client says it signed (HTTP/2's
+//! `:authority` standing for `host`, as AWS accepts), at the client's own timestamp, with the secret
+//! the gateway issued; then compared in constant time. The head is checked before the body is read
+//! ([`check_head`]); the signature, which covers the payload, once it is in
+//! ([`PendingSignature::verify`]). The payload hash is always computed from the body received, so an
+//! unsigned or tampered payload fails.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use http::HeaderMap;
 
 use super::api_key::constant_time_eq;
+use super::canonical;
 use super::{AuthError, Principal};
 use crate::aws::SIGNING_NAME;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// HTTP/2's host pseudo-header, as SigV4 clients name it in `SignedHeaders`.
+const AUTHORITY: &str = ":authority";
 
 /// A gateway-issued secret; never printed.
 #[derive(Clone)]
@@ -63,6 +65,9 @@ pub struct IncomingRequest<'a> {
     /// Raw path, still percent-encoded, as on the wire.
     pub path: &'a str,
     pub query: Option<&'a str>,
+    /// HTTP/2's `:authority` (the request URI's authority); `None` over HTTP/1.1, where the host is
+    /// the `Host` header.
+    pub authority: Option<&'a str>,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
 }
@@ -73,6 +78,7 @@ impl<'a> IncomingRequest<'a> {
             method: self.method,
             path: self.path,
             query: self.query,
+            authority: self.authority,
             headers: self.headers,
         }
     }
@@ -85,6 +91,8 @@ pub struct RequestHead<'a> {
     /// Raw path, still percent-encoded, as on the wire.
     pub path: &'a str,
     pub query: Option<&'a str>,
+    /// HTTP/2's `:authority`; `None` over HTTP/1.1.
+    pub authority: Option<&'a str>,
     pub headers: &'a HeaderMap,
 }
 
@@ -109,11 +117,15 @@ pub fn is_sigv4(authorization: &str) -> bool {
 pub struct PendingSignature {
     principal: Arc<Principal>,
     secret: Secret,
-    access_key_id: String,
     region: String,
+    service: String,
+    date: String,
+    amz_date: String,
     signed_at: SystemTime,
     method: String,
-    url: String,
+    path: String,
+    query: Option<String>,
+    /// The signed headers with their values as received, sorted by name (as SigV4 orders them).
     signed: Vec<(String, String)>,
     signature: String,
 }
@@ -131,30 +143,27 @@ impl PendingSignature {
 
     /// Computes the signature over the head and `body`; returns the principal and the region.
     pub fn verify(self, body: &[u8]) -> Result<(Arc<Principal>, String), AuthError> {
-        let identity: Identity =
-            Credentials::new(self.access_key_id, self.secret.0, None, None, "gateway").into();
-        let mut settings = SigningSettings::default();
-        // Sign exactly the client's list: nothing excluded, nothing added beyond what SigV4 always signs.
-        settings.excluded_headers = None;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(SIGNING_NAME)
-            .time(self.signed_at)
-            .settings(settings)
-            .build()
-            .map_err(|e| AuthError::InvalidSignature(e.to_string()))?
-            .into();
-        let signable = SignableRequest::new(
+        let signed: Vec<(&str, &str)> = self
+            .signed
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let canonical = canonical::canonical_request(
             &self.method,
-            &self.url,
-            self.signed.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            SignableBody::Bytes(body),
-        )
-        .map_err(|e| AuthError::InvalidSignature(e.to_string()))?;
-        let expected =
-            sign(signable, &params).map_err(|e| AuthError::InvalidSignature(e.to_string()))?;
-        if !constant_time_eq(expected.signature().as_bytes(), self.signature.as_bytes()) {
+            &self.path,
+            self.query.as_deref(),
+            &signed,
+            body,
+        );
+        let scope = format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        );
+        let string_to_sign = canonical::string_to_sign(&self.amz_date, &scope, &canonical);
+        let key =
+            v4::generate_signing_key(&self.secret.0, self.signed_at, &self.region, &self.service);
+        let expected = v4::calculate_signature(key, string_to_sign.as_bytes());
+        if !constant_time_eq(expected.as_bytes(), self.signature.as_bytes()) {
             return Err(AuthError::InvalidSignature(
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".to_owned(),
             ));
@@ -216,7 +225,13 @@ pub fn check_head(
         )));
     }
     check_skew(amz_date, signed_at, now, max_skew)?;
-    if !auth.signed_headers.contains(&"host") {
+    // Over HTTP/2 the host travels as the `:authority` pseudo-header, and clients sign either name
+    // (the JavaScript SDK v3 signs `:authority`); AWS takes `:authority` as the host.
+    if !auth
+        .signed_headers
+        .iter()
+        .any(|name| *name == "host" || *name == AUTHORITY)
+    {
         return Err(AuthError::InvalidSignature(
             "'Host' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
         ));
@@ -224,37 +239,53 @@ pub fn check_head(
 
     let mut signed = Vec::with_capacity(auth.signed_headers.len());
     for name in &auth.signed_headers {
-        let mut values = request.headers.get_all(*name).iter();
-        let value = values.next().and_then(|v| v.to_str().ok()).ok_or_else(|| {
+        let value = signed_header_value(request, name)?.ok_or_else(|| {
             AuthError::InvalidSignature(format!("signed header {name} is missing from the request"))
         })?;
+        signed.push(((*name).to_owned(), value.to_owned()));
+    }
+    signed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(PendingSignature {
+        principal: principal.clone(),
+        secret: secret.clone(),
+        region: auth.region.to_owned(),
+        service: auth.service.to_owned(),
+        date: auth.date.to_owned(),
+        amz_date: amz_date.to_owned(),
+        signed_at,
+        method: request.method.to_owned(),
+        path: request.path.to_owned(),
+        query: request.query.map(str::to_owned),
+        signed,
+        signature: auth.signature.to_owned(),
+    })
+}
+
+/// The value a signed header had on the wire: `host` and `:authority` name the same thing, whichever
+/// of the two the protocol carried (HTTP/1.1 `Host`, HTTP/2 `:authority`). `None` when absent;
+/// an error when a header the signature covers appears more than once (its meaning is ambiguous).
+fn signed_header_value<'a>(
+    request: &RequestHead<'a>,
+    name: &str,
+) -> Result<Option<&'a str>, AuthError> {
+    let from_headers = |name: &str| -> Result<Option<&'a str>, AuthError> {
+        if name.starts_with(':') {
+            return Ok(None);
+        }
+        let mut values = request.headers.get_all(name).iter();
+        let value = values.next().and_then(|v| v.to_str().ok());
         if values.next().is_some() {
             return Err(AuthError::InvalidSignature(format!(
                 "signed header {name} appears more than once"
             )));
         }
-        signed.push(((*name).to_owned(), value.to_owned()));
-    }
-    let host = signed
-        .iter()
-        .find(|(n, _)| n == "host")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("localhost");
-    let url = match request.query {
-        Some(query) if !query.is_empty() => format!("http://{host}{}?{query}", request.path),
-        _ => format!("http://{host}{}", request.path),
+        Ok(value)
     };
-    Ok(PendingSignature {
-        principal: principal.clone(),
-        secret: secret.clone(),
-        access_key_id: auth.access_key_id.to_owned(),
-        region: auth.region.to_owned(),
-        signed_at,
-        method: request.method.to_owned(),
-        url,
-        signed,
-        signature: auth.signature.to_owned(),
-    })
+    match name {
+        AUTHORITY => Ok(request.authority.or(from_headers("host")?)),
+        "host" => Ok(from_headers("host")?.or(request.authority)),
+        other => from_headers(other),
+    }
 }
 
 fn parse_authorization(value: &str) -> Result<ParsedAuthorization<'_>, AuthError> {
@@ -397,6 +428,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 mod tests {
     use super::*;
     use crate::aws::sign_request;
+    use aws_credential_types::Credentials;
     use http::HeaderValue;
 
     fn principal() -> Arc<Principal> {
@@ -454,6 +486,7 @@ mod tests {
             method: "POST",
             path: "/model/amazon.nova-lite-v1%3A0/converse",
             query: None,
+            authority: None,
             headers,
             body,
         };
@@ -520,6 +553,160 @@ mod tests {
             check(&headers, "AWS4-HMAC-SHA256 Signature=ab", b"{}", now),
             Err(AuthError::IncompleteSignature(_))
         ));
+    }
+
+    /// A request over HTTP/2 signed the way the AWS SDK for JavaScript v3 signs it: `:authority`
+    /// instead of `host`, written out here from the SigV4 rules, so the verifier is checked against
+    /// the canonical request itself rather than against its own code.
+    #[test]
+    fn an_http2_request_signed_with_authority_verifies() {
+        let now = SystemTime::now();
+        let amz_date = format_amz_date(now);
+        let day = &amz_date[..8];
+        let body = b"{}";
+        let body_hash = hex_sha256(body);
+        let canonical = format!(
+            "POST\n/model/amazon.nova-lite-v1%253A0/converse\n\n\
+             :authority:127.0.0.1:8787\ncontent-type:application/json\nx-amz-date:{amz_date}\n\n\
+             :authority;content-type;x-amz-date\n{body_hash}"
+        );
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{day}/us-west-2/bedrock/aws4_request\n{}",
+            hex_sha256(canonical.as_bytes())
+        );
+        let key = v4::generate_signing_key("app-secret", now, "us-west-2", "bedrock");
+        let signature = v4::calculate_signature(key, string_to_sign.as_bytes());
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=BGAKIDAPP/{day}/us-west-2/bedrock/aws4_request, \
+             SignedHeaders=:authority;content-type;x-amz-date, Signature={signature}"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert("x-amz-date", HeaderValue::from_str(&amz_date).unwrap());
+        let request = |authority: Option<&'static str>, headers: &HeaderMap| {
+            verify(
+                &keys(),
+                &IncomingRequest {
+                    method: "POST",
+                    path: "/model/amazon.nova-lite-v1%3A0/converse",
+                    query: None,
+                    authority,
+                    headers,
+                    body,
+                },
+                &authorization,
+                Duration::from_secs(300),
+                now,
+            )
+        };
+        let (principal, region) = request(Some("127.0.0.1:8787"), &headers).unwrap();
+        assert_eq!((principal.name(), region.as_str()), ("app", "us-west-2"));
+        // The authority is part of what was signed.
+        assert!(matches!(
+            request(Some("127.0.0.1:9999"), &headers),
+            Err(AuthError::InvalidSignature(_))
+        ));
+        // No `:authority` and no `Host`: nothing to verify against.
+        assert!(matches!(
+            request(None, &headers),
+            Err(AuthError::InvalidSignature(m)) if m.contains(":authority is missing")
+        ));
+        // A client that signed `host` over HTTP/2 is checked against `:authority` too.
+        let (signed_host, host_auth) = signed("app-secret", now, body);
+        let mut without_host = signed_host.clone();
+        without_host.remove("host");
+        let over_h2 = IncomingRequest {
+            method: "POST",
+            path: "/model/amazon.nova-lite-v1%3A0/converse",
+            query: None,
+            authority: Some("127.0.0.1:8787"),
+            headers: &without_host,
+            body,
+        };
+        verify(&keys(), &over_h2, &host_auth, Duration::from_secs(300), now).unwrap();
+        // Neither name signed: AWS's message.
+        let unsigned_host = host_auth.replace(
+            "SignedHeaders=content-type;host;",
+            "SignedHeaders=content-type;",
+        );
+        assert!(matches!(
+            check(&signed_host, &unsigned_host, body, now),
+            Err(AuthError::InvalidSignature(m)) if m.contains("'Host' must be a 'SignedHeader'")
+        ));
+    }
+
+    fn hex_sha256(bytes: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    proptest::proptest! {
+        /// The verifier's canonical request agrees with `aws-sigv4` on any path, query and header
+        /// values a client may sign with `host`.
+        #[test]
+        fn verification_agrees_with_aws_sigv4(
+            segments in proptest::collection::vec("[a-zA-Z0-9._~:%@!$&'()*+,;=-]{0,12}|\\.|\\.\\.", 0..5),
+            params in proptest::collection::vec(("[a-zA-Z0-9._~%+ -]{0,6}", "[a-zA-Z0-9._~%+=/: -]{0,8}"), 0..4),
+            value in "[ -~]{0,20}",
+            method in proptest::sample::select(vec!["GET", "POST", "DELETE"]),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+        ) {
+            let path = format!("/{}", segments.join("/"));
+            let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let query = query.join("&");
+            let url = if query.is_empty() {
+                format!("http://127.0.0.1:8787{path}")
+            } else {
+                format!("http://127.0.0.1:8787{path}?{query}")
+            };
+            // Only what `http` and aws-sigv4 accept as a request is a meaningful comparison.
+            let Ok(uri) = url.parse::<http::Uri>() else { return Ok(()) };
+            let Ok(header) = HeaderValue::from_str(&value) else { return Ok(()) };
+            let now = SystemTime::now();
+            let identity: aws_smithy_runtime_api::client::identity::Identity =
+                Credentials::new("BGAKIDAPP", "app-secret", None, None, "t").into();
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region("us-east-1")
+                .name("bedrock")
+                .time(now)
+                .settings(aws_sigv4::http_request::SigningSettings::default())
+                .build()
+                .unwrap()
+                .into();
+            let signable = aws_sigv4::http_request::SignableRequest::new(
+                method,
+                url.as_str(),
+                [("x-amzn-bedrock-trace", value.as_str())].into_iter(),
+                aws_sigv4::http_request::SignableBody::Bytes(&body),
+            )
+            .unwrap();
+            let Ok(output) = aws_sigv4::http_request::sign(signable, &params) else { return Ok(()) };
+            let (instructions, _) = output.into_parts();
+            let mut headers = HeaderMap::new();
+            headers.insert("host", HeaderValue::from_static("127.0.0.1:8787"));
+            headers.insert("x-amzn-bedrock-trace", header);
+            let mut authorization = String::new();
+            for (name, value) in instructions.headers() {
+                if name == "authorization" {
+                    authorization = value.to_owned();
+                }
+                headers.insert(
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            let request = IncomingRequest {
+                method,
+                path: uri.path(),
+                query: uri.query(),
+                authority: None,
+                headers: &headers,
+                body: &body,
+            };
+            let verified = verify(&keys(), &request, &authorization, Duration::from_secs(300), now);
+            proptest::prop_assert!(verified.is_ok(), "{url} {value:?}: {verified:?}");
+        }
     }
 
     #[test]

@@ -46,11 +46,31 @@ pub struct ApiKeyEntry {
     pub sha256: String,
 }
 
+/// A file listed in `[auth] api_key_files`. Entries are `[[api_keys]]`; `[[auth.api_keys]]`, the
+/// form the main config uses, is accepted too, so a snippet pasted into the wrong one still works.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyFile {
     #[serde(default)]
     pub api_keys: Vec<ApiKeyEntry>,
+    #[serde(default)]
+    auth: ApiKeyFileAuth,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiKeyFileAuth {
+    #[serde(default)]
+    api_keys: Vec<ApiKeyEntry>,
+}
+
+impl ApiKeyFile {
+    /// Every entry of the file, in either form.
+    pub fn into_entries(self) -> Vec<ApiKeyEntry> {
+        let mut entries = self.api_keys;
+        entries.extend(self.auth.api_keys);
+        entries
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Deserialize)]

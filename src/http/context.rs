@@ -29,6 +29,16 @@ pub struct Inbound<'a> {
     pub client_ip: Option<IpAddr>,
 }
 
+/// `aws:SourceIp` for a TCP peer. An IPv4 client reached over a dual-stack socket shows as
+/// ::ffff:a.b.c.d; policies name it in IPv4 form.
+pub(crate) fn source_ip(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+    .to_string()
+}
+
 /// Sets `aws:SourceIp`, `aws:CurrentTime`, `aws:EpochTime`, `aws:SecureTransport` (always `false`:
 /// clients speak plain HTTP to the guard), `bedrock:GuardrailIdentifier` and `bedrock:ServiceTier`,
 /// and for a StartAsyncInvoke body with `tags`: `aws:RequestTag/<key>` and `aws:TagKeys` (the Service
@@ -42,13 +52,7 @@ pub fn fill(
     account: Option<&str>,
 ) -> Result<(), InputError> {
     if let Some(ip) = inbound.client_ip {
-        // An IPv4 client reached over a dual-stack socket shows as ::ffff:a.b.c.d; policies name it
-        // in IPv4 form.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        context.set("aws:SourceIp", ip.to_string());
+        context.set("aws:SourceIp", source_ip(ip));
     }
     context.set_time(SystemTime::now());
     context.set("aws:SecureTransport", "false");

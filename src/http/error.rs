@@ -8,6 +8,7 @@ use http::{HeaderValue, StatusCode};
 use crate::auth::AuthError;
 use crate::aws::{CredentialsError, SigningError};
 use crate::classify::ClassifyError;
+use crate::discovery::DiscoveryError;
 use crate::http::headers::InvalidHeader;
 use crate::http::inputs::InputError;
 use crate::upstream::UpstreamError;
@@ -46,6 +47,8 @@ pub enum GuardError {
     Upstream(#[from] UpstreamError),
     #[error("bedrock-guard is handling its limit of {limit} concurrent requests; retry later")]
     Overloaded { limit: usize },
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
 }
 
 impl GuardError {
@@ -99,6 +102,17 @@ impl GuardError {
             }
             // Retryable by the SDKs' standard retry strategy, like Bedrock's own 503.
             GuardError::Overloaded { .. } | GuardError::BodyBudget { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
+            GuardError::Discovery(DiscoveryError::Validation(_)) => {
+                (StatusCode::BAD_REQUEST, "ValidationException")
+            }
+            // A model the caller may not use is absent from its view, as from its listing.
+            GuardError::Discovery(DiscoveryError::NotFound { .. }) => {
+                (StatusCode::NOT_FOUND, "ResourceNotFoundException")
+            }
+            GuardError::Discovery(DiscoveryError::Unavailable { .. }) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
             ),

@@ -8,6 +8,7 @@ pub mod context;
 pub mod error;
 pub mod headers;
 pub mod inputs;
+mod probe;
 mod proxy;
 pub mod reload_api;
 

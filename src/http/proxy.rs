@@ -56,7 +56,11 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             observe(response, audit, vec![Box::new(permit), Box::new(in_flight)])
         }
         Err(err) => {
-            if err.is_client_fault() {
+            // A tool's start-up probe (a model the policy denies, a listing without a control
+            // plane, which start-up already warned about) is an answer, not a failure.
+            if audit.is_probe() || super::probe::is_discovery(&method, &path) {
+                tracing::debug!(request_id, %method, path, error = %err, config_version = %snapshot.version, "refused a start-up probe");
+            } else if err.is_client_fault() {
                 tracing::info!(request_id, %method, path, error = %err, config_version = %snapshot.version, "refused");
             } else {
                 tracing::warn!(request_id, %method, path, error = %err, config_version = %snapshot.version, "failed");
@@ -104,6 +108,13 @@ async fn proxy(
     // A SigV4 client's credential scope picks the region (already checked against the allowed ones).
     let region = caller.region.as_deref().unwrap_or(&shared.region);
 
+    if let Some(discovery) =
+        crate::discovery::DiscoveryRequest::parse(&parts.method, parts.uri.path())
+    {
+        return discover(shared, snapshot, &caller, region, peer, &discovery, &parts)
+            .map(|response| (response, permit));
+    }
+
     let route = classify::classify(&parts.method, parts.uri.path(), parts.uri.query())?;
     audit.route(&route, parts.uri.path());
     let body_model = match route.target {
@@ -125,6 +136,7 @@ async fn proxy(
         region,
         route: &route,
         body_model: body_model.as_ref(),
+        probe: super::probe::is_model_probe(route.operation, &body),
     };
     let inbound = Inbound {
         headers: &parts.headers,
@@ -156,6 +168,10 @@ pub(crate) fn authenticate_head(
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query(),
+        // HTTP/2 carries the host as `:authority`, which hyper puts in the URI.
+        authority: (parts.version == http::Version::HTTP_2)
+            .then(|| parts.uri.authority().map(|a| a.as_str()))
+            .flatten(),
         headers: &parts.headers,
     };
     Ok(snapshot
@@ -183,12 +199,48 @@ async fn read_body(
     body::read_body(body, &parts.headers, limits, &budgets).await
 }
 
+/// A model discovery call, answered from the control-plane cache with only what this caller may
+/// invoke (`crate::discovery`); nothing goes upstream.
+fn discover(
+    shared: &Shared,
+    snapshot: &Snapshot,
+    caller: &Caller,
+    region: &str,
+    peer: Option<std::net::IpAddr>,
+    request: &crate::discovery::DiscoveryRequest,
+    parts: &http::request::Parts,
+) -> Result<Response, GuardError> {
+    let asker = crate::discovery::Asker {
+        principal: (caller.method != crate::auth::AuthMethod::Fixed)
+            .then(|| caller.principal.name()),
+        region,
+        context: peer
+            .map(|ip| vec![("aws:SourceIp".to_owned(), keys::source_ip(ip))])
+            .unwrap_or_default(),
+    };
+    let body = crate::discovery::answer(
+        snapshot,
+        &shared.control_plane,
+        &asker,
+        request,
+        parts.uri.query(),
+    )?;
+    let mut response = Response::new(Body::from(body.to_string()));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
 /// What one request asks for, once authenticated and classified.
 struct Call<'a> {
     caller: &'a Caller,
     region: &'a str,
     route: &'a Route,
     body_model: Option<&'a ModelId>,
+    /// A tool's start-up probe (`probe::is_model_probe`): a denial is expected, logged at debug.
+    probe: bool,
 }
 
 async fn authorize(
@@ -204,6 +256,7 @@ async fn authorize(
         region,
         route,
         body_model,
+        ..
     } = *call;
     let principal = &caller.principal;
     let checks = match resource_checks(shared, snapshot, region, route, body_model).await {
@@ -272,6 +325,9 @@ async fn authorize(
         };
     }
     if decision.is_allowed() {
+        decision_line!(tracing::Level::DEBUG);
+    } else if call.probe {
+        audit.mark_probe();
         decision_line!(tracing::Level::DEBUG);
     } else {
         decision_line!(tracing::Level::INFO);

@@ -68,6 +68,8 @@ pub struct Audit {
     upstream_ttfb: Option<Duration>,
     upstream_status: Option<u16>,
     upstream_request_id: Option<String>,
+    /// A tool's start-up probe (see `http::probe`): its refusal is logged at debug.
+    probe: bool,
     emitted: bool,
 }
 
@@ -93,6 +95,7 @@ impl Audit {
             upstream_ttfb: None,
             upstream_status: None,
             upstream_request_id: None,
+            probe: false,
             emitted: false,
         }
     }
@@ -103,6 +106,14 @@ impl Audit {
 
     pub fn operation(&self) -> Option<Operation> {
         self.operation
+    }
+
+    pub fn mark_probe(&mut self) {
+        self.probe = true;
+    }
+
+    pub fn is_probe(&self) -> bool {
+        self.probe
     }
 
     /// The authenticated caller.

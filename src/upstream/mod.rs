@@ -110,8 +110,10 @@ impl Upstream {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<reqwest::Response, UpstreamError> {
-        // The endpoint as called (a `{region}` template filled in), for the log line.
-        let endpoint = url.origin().ascii_serialization();
+        // Errors name the URL actually tried (no query): the base may be a `{region}` template.
+        let mut tried = url.clone();
+        tried.set_query(None);
+        let endpoint = tried.to_string();
         let request = self.client.request(method, url).headers(headers).body(body);
         match tokio::time::timeout(self.response_timeout, request.send()).await {
             Ok(Ok(response)) => Ok(response),
@@ -163,6 +165,34 @@ mod tests {
             default_endpoint("cn-north-1"),
             "https://bedrock-runtime.cn-north-1.amazonaws.com.cn"
         );
+    }
+
+    /// A connect failure names the endpoint it tried, region filled in, never the template.
+    #[tokio::test]
+    async fn connect_errors_name_the_filled_in_endpoint() {
+        let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = refused.local_addr().unwrap().port();
+        drop(refused);
+        let up = Upstream::new(
+            &UpstreamConfig::default(),
+            &format!("http://127.0.0.1:{port}/{REGION_PLACEHOLDER}"),
+        )
+        .unwrap();
+        let url = up.url("eu-west-3", "/model/x/invoke").unwrap();
+        assert_eq!(url.path(), "/eu-west-3/model/x/invoke");
+        let err = up
+            .send(Method::POST, url, HeaderMap::new(), Bytes::new())
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, UpstreamError::Connect { .. }), "{message}");
+        assert!(
+            message.starts_with(&format!(
+                "cannot connect to Bedrock at http://127.0.0.1:{port}/eu-west-3/model/x/invoke:"
+            )),
+            "{message}"
+        );
+        assert!(!message.contains(REGION_PLACEHOLDER), "{message}");
     }
 
     #[test]

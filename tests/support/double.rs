@@ -76,6 +76,10 @@ pub enum Mode {
     Hang,
     /// Read the request, then close the TCP connection with an RST.
     Reset,
+    /// InvokeModel and InvokeModelWithResponseStream answer as an Anthropic model on Bedrock does
+    /// (Messages API JSON; `chunk` events carrying `message_start` ... `message_stop`), for clients
+    /// that parse those answers (Claude Code). Other routes answer as in `Normal`.
+    Anthropic,
 }
 
 /// A request as it reached the double.
@@ -515,6 +519,22 @@ async fn handle(
         return Ok(aws_error(n, *status, error_type, message));
     }
 
+    if matches!(mode, Mode::Anthropic) {
+        if let Route::Model { id, operation } = route(&method, &path) {
+            match operation {
+                "invoke" => return Ok(plain(StatusCode::OK, n, anthropic_message(&id))),
+                "invoke-with-response-stream" => {
+                    return Ok(stream(
+                        &state,
+                        n,
+                        anthropic_stream_frames(&id),
+                        StreamPlan::All,
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
     let stream_plan = match mode {
         Mode::GatedStream => StreamPlan::Gated { release_seen },
         Mode::StreamException => StreamPlan::FailAfterFirst,
@@ -679,6 +699,42 @@ fn converse_stream_frames() -> Vec<Bytes> {
     .iter()
     .map(|(event, payload)| encode_event(event, payload.as_bytes()))
     .collect()
+}
+
+/// The text every Anthropic-mode answer carries.
+pub const ANTHROPIC_TEXT: &str = "hello from the double";
+
+/// An Anthropic Messages API answer, as InvokeModel returns it for a Claude model.
+fn anthropic_message(model: &str) -> Value {
+    json!({
+        "id": "msg_bdrk_double", "type": "message", "role": "assistant", "model": model,
+        "content": [{"type": "text", "text": ANTHROPIC_TEXT}],
+        "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 5, "output_tokens": 5}
+    })
+}
+
+/// The Messages API stream, one `chunk` event per Anthropic event; the last carries the invocation
+/// metrics, as on Bedrock.
+fn anthropic_stream_frames(model: &str) -> Vec<Bytes> {
+    let mut start = anthropic_message(model);
+    start["content"] = json!([]);
+    start["stop_reason"] = Value::Null;
+    let events = [
+        json!({"type": "message_start", "message": start}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ANTHROPIC_TEXT}}),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 5}}),
+        json!({"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 5, "outputTokenCount": 5, "invocationLatency": 10, "firstByteLatency": 2}}),
+    ];
+    events
+        .iter()
+        .map(|event| {
+            let payload = json!({"bytes": aws_smithy_types::base64::encode(event.to_string())});
+            encode_event("chunk", payload.to_string().as_bytes())
+        })
+        .collect()
 }
 
 /// Three `chunk` events; as with real Anthropic models on Bedrock, the last
