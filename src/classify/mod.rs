@@ -5,6 +5,9 @@
 //!   and an `upstream_path` rebuilt from the parsed values. The client's path is never forwarded as
 //!   sent, so what was authorized and what is called cannot drift apart.
 //! - `model_id`: decoding, validation and canonical encoding of [`ModelId`]s.
+//! - `openai`: the OpenAI-compatible routes (`/openai/v1/...`) and their JSON bodies.
+//! - `table`: [`OPERATION_TABLE`], one row per operation (method, path, actions, resources, model
+//!   source, streaming kind), checked against the vendored service model and rendered in the README.
 //! - `resources`: [`resource_checks`], the inference profile table and application profiles.
 //! - `error`: [`ClassifyError`].
 //!
@@ -13,14 +16,18 @@
 
 mod error;
 mod model_id;
+mod openai;
 mod resources;
+mod table;
 
 pub use error::ClassifyError;
 pub use model_id::{model_id_from_async_body, ModelId, ModelIdKind, MAX_MODEL_ID_LEN};
+pub use openai::{is_openai_path, with_body, BodyFields};
 pub use resources::{
     partition_for_region, resource_checks, ApplicationProfiles, InferenceProfileTable,
     ResourceContext, INFERENCE_PROFILE_ARN_KEY, REQUESTED_REGION_KEY,
 };
+pub use table::{render_markdown_table, OperationRow, OPERATION_TABLE};
 
 use std::fmt;
 
@@ -50,6 +57,18 @@ pub enum Operation {
     StartAsyncInvoke,
     GetAsyncInvoke,
     ListAsyncInvokes,
+    InvokeGuardrailChecks,
+    /// Classified so that it is named in errors and the audit, but refused (see `classify_model`).
+    InvokeModelWithBidirectionalStream,
+    /// OpenAI-compatible Chat Completions; `...Stream` once the body says `"stream": true`.
+    ChatCompletions,
+    ChatCompletionsStream,
+    /// OpenAI-compatible Responses API.
+    CreateResponse,
+    CreateResponseStream,
+    GetResponse,
+    DeleteResponse,
+    CancelResponse,
 }
 
 impl Operation {
@@ -65,31 +84,77 @@ impl Operation {
             Operation::StartAsyncInvoke => "StartAsyncInvoke",
             Operation::GetAsyncInvoke => "GetAsyncInvoke",
             Operation::ListAsyncInvokes => "ListAsyncInvokes",
+            Operation::InvokeGuardrailChecks => "InvokeGuardrailChecks",
+            Operation::InvokeModelWithBidirectionalStream => "InvokeModelWithBidirectionalStream",
+            Operation::ChatCompletions => "ChatCompletions",
+            Operation::ChatCompletionsStream => "ChatCompletionsStream",
+            Operation::CreateResponse => "CreateResponse",
+            Operation::CreateResponseStream => "CreateResponseStream",
+            Operation::GetResponse => "GetResponse",
+            Operation::DeleteResponse => "DeleteResponse",
+            Operation::CancelResponse => "CancelResponse",
         }
     }
 
     /// The IAM action Bedrock checks. There is no `bedrock:Converse`: Converse is authorized as
     /// InvokeModel and ConverseStream as InvokeModelWithResponseStream.
+    ///
+    /// Sources: the Service Authorization Reference for Amazon Bedrock
+    /// (<https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html>:
+    /// `InvokeGuardrailChecks`, no resource type, so `*`), the API reference of each runtime
+    /// operation ("This operation requires permission for the bedrock:InvokeModel action", also for
+    /// InvokeModelWithBidirectionalStream), and the user guide's "Making inference requests"
+    /// (<https://docs.aws.amazon.com/bedrock/latest/userguide/inference.html>), whose policy for "the
+    /// bedrock-runtime endpoint (Converse, Invoke, Chat Completions, and Responses APIs)" lists
+    /// `bedrock:InvokeModel`, `bedrock:InvokeModelWithResponseStream`, `bedrock:GetInvoke`,
+    /// `bedrock:CancelInvoke` and `bedrock:DeleteInvoke`: inference on the OpenAI routes is
+    /// authorized like Converse (streaming when the body asks for it), and retrieving, cancelling
+    /// and deleting a stored response are GetInvoke, CancelInvoke and DeleteInvoke.
     pub fn iam_action(self) -> &'static str {
         match self {
-            Operation::InvokeModel | Operation::Converse | Operation::StartAsyncInvoke => {
-                "bedrock:InvokeModel"
-            }
-            Operation::InvokeModelWithResponseStream | Operation::ConverseStream => {
-                "bedrock:InvokeModelWithResponseStream"
-            }
+            Operation::InvokeModel
+            | Operation::Converse
+            | Operation::StartAsyncInvoke
+            | Operation::InvokeModelWithBidirectionalStream
+            | Operation::ChatCompletions
+            | Operation::CreateResponse => "bedrock:InvokeModel",
+            Operation::InvokeModelWithResponseStream
+            | Operation::ConverseStream
+            | Operation::ChatCompletionsStream
+            | Operation::CreateResponseStream => "bedrock:InvokeModelWithResponseStream",
             Operation::CountTokens => "bedrock:CountTokens",
             Operation::ApplyGuardrail => "bedrock:ApplyGuardrail",
             Operation::GetAsyncInvoke => "bedrock:GetAsyncInvoke",
             Operation::ListAsyncInvokes => "bedrock:ListAsyncInvokes",
+            Operation::InvokeGuardrailChecks => "bedrock:InvokeGuardrailChecks",
+            Operation::GetResponse => "bedrock:GetInvoke",
+            Operation::DeleteResponse => "bedrock:DeleteInvoke",
+            Operation::CancelResponse => "bedrock:CancelInvoke",
         }
     }
 
-    /// True when the response is an event stream.
+    /// True when the response is a stream (event stream or server-sent events).
     pub fn is_streaming(self) -> bool {
         matches!(
             self,
-            Operation::InvokeModelWithResponseStream | Operation::ConverseStream
+            Operation::InvokeModelWithResponseStream
+                | Operation::ConverseStream
+                | Operation::ChatCompletionsStream
+                | Operation::CreateResponseStream
+        )
+    }
+
+    /// True for the OpenAI-compatible operations, whose errors are shaped as the OpenAI SDKs expect.
+    pub fn is_openai(self) -> bool {
+        matches!(
+            self,
+            Operation::ChatCompletions
+                | Operation::ChatCompletionsStream
+                | Operation::CreateResponse
+                | Operation::CreateResponseStream
+                | Operation::GetResponse
+                | Operation::DeleteResponse
+                | Operation::CancelResponse
         )
     }
 
@@ -104,6 +169,15 @@ impl Operation {
             Operation::StartAsyncInvoke,
             Operation::GetAsyncInvoke,
             Operation::ListAsyncInvokes,
+            Operation::InvokeGuardrailChecks,
+            Operation::InvokeModelWithBidirectionalStream,
+            Operation::ChatCompletions,
+            Operation::ChatCompletionsStream,
+            Operation::CreateResponse,
+            Operation::CreateResponseStream,
+            Operation::GetResponse,
+            Operation::DeleteResponse,
+            Operation::CancelResponse,
         ]
     }
 
@@ -139,9 +213,14 @@ pub enum Target {
     AsyncInvocation {
         arn: String,
     },
-    /// StartAsyncInvoke: the model id is in the JSON body ([`model_id_from_async_body`]).
+    /// StartAsyncInvoke and the OpenAI-compatible inference routes: the model id is in the JSON
+    /// body ([`with_body`]).
     ModelInBody,
-    /// ListAsyncInvokes.
+    /// A stored OpenAI-compatible response (`resp_...`), validated charset.
+    StoredResponse {
+        id: String,
+    },
+    /// ListAsyncInvokes, InvokeGuardrailChecks.
     None,
 }
 
@@ -169,6 +248,20 @@ pub struct Route {
 /// `query` is the raw query string without `?`.
 pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Result<Route, ClassifyError> {
     let query = query.filter(|q| !q.is_empty());
+    if let Some(route) = openai::classify_openai(method, path, query) {
+        return route;
+    }
+    if path == "/guardrail-checks/invoke" {
+        if *method != Method::POST {
+            return Err(unknown_operation(method, path));
+        }
+        refuse_query(query, Operation::InvokeGuardrailChecks)?;
+        return Ok(Route {
+            operation: Operation::InvokeGuardrailChecks,
+            target: Target::None,
+            upstream_path: path.to_owned(),
+        });
+    }
     if let Some(rest) = path.strip_prefix("/model/") {
         return classify_model(method, path, rest, query);
     }
@@ -442,6 +535,60 @@ mod tests {
                 "bedrock:ListAsyncInvokes",
                 false,
             ),
+            (
+                Operation::InvokeGuardrailChecks,
+                "InvokeGuardrailChecks",
+                "bedrock:InvokeGuardrailChecks",
+                false,
+            ),
+            (
+                Operation::InvokeModelWithBidirectionalStream,
+                "InvokeModelWithBidirectionalStream",
+                "bedrock:InvokeModel",
+                false,
+            ),
+            (
+                Operation::ChatCompletions,
+                "ChatCompletions",
+                "bedrock:InvokeModel",
+                false,
+            ),
+            (
+                Operation::ChatCompletionsStream,
+                "ChatCompletionsStream",
+                "bedrock:InvokeModelWithResponseStream",
+                true,
+            ),
+            (
+                Operation::CreateResponse,
+                "CreateResponse",
+                "bedrock:InvokeModel",
+                false,
+            ),
+            (
+                Operation::CreateResponseStream,
+                "CreateResponseStream",
+                "bedrock:InvokeModelWithResponseStream",
+                true,
+            ),
+            (
+                Operation::GetResponse,
+                "GetResponse",
+                "bedrock:GetInvoke",
+                false,
+            ),
+            (
+                Operation::DeleteResponse,
+                "DeleteResponse",
+                "bedrock:DeleteInvoke",
+                false,
+            ),
+            (
+                Operation::CancelResponse,
+                "CancelResponse",
+                "bedrock:CancelInvoke",
+                false,
+            ),
         ];
         assert_eq!(Operation::all().len(), expected.len());
         for (op, (want, name, action, streaming)) in Operation::all().iter().zip(expected) {
@@ -518,6 +665,7 @@ mod tests {
                 format!("/guardrail/{ga_enc}/version/1/apply"),
             ),
             (post(), "/async-invoke".into(), None, Operation::StartAsyncInvoke, Target::ModelInBody, "/async-invoke".into()),
+            (post(), "/guardrail-checks/invoke".into(), None, Operation::InvokeGuardrailChecks, Target::None, "/guardrail-checks/invoke".into()),
             (Method::GET, format!("/async-invoke/{ia_enc}"), None, Operation::GetAsyncInvoke, Target::AsyncInvocation { arn: ia.into() }, format!("/async-invoke/{ia_enc}")),
             (Method::GET, format!("/async-invoke/{ia}"), None, Operation::GetAsyncInvoke, Target::AsyncInvocation { arn: ia.into() }, format!("/async-invoke/{ia_enc}")),
             (Method::GET, "/async-invoke".into(), None, Operation::ListAsyncInvokes, Target::None, "/async-invoke".into()),
@@ -592,6 +740,9 @@ mod tests {
             (post(), "".into()),
             (post(), "*".into()),
             (post(), "/foundation-models".into()),
+            (Method::GET, "/guardrail-checks/invoke".into()),
+            (post(), "/guardrail-checks/invoke/".into()),
+            (post(), "/guardrail-checks".into()),
             (
                 Method::GET,
                 "/model/x/invoke-with-bidirectional-stream".into(),
@@ -674,6 +825,7 @@ mod tests {
             (post(), format!("/model/{HAIKU_ENC}/converse"), Some("modelId=evil.model"), Request),
             (post(), "/async-invoke".into(), Some("a=b"), Request),
             (post(), "/guardrail/abc/version/1/apply".into(), Some("a"), Request),
+            (post(), "/guardrail-checks/invoke".into(), Some("a=1"), Request),
             (Method::GET, "/async-invoke/arn:aws:bedrock:us-east-1:123456789012:async-invoke/abc".into(), Some("x"), Request),
             // Guardrails.
             (post(), "/guardrail/ABC/version/1/apply".into(), None, Request),

@@ -70,7 +70,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 tracing::warn!(request_id, %method, path, error = %err, config_version = %snapshot.version, "failed");
             }
             let message = err.to_string();
-            let response = err.into_response_with_id(&request_id);
+            let response = err.into_response_for_path(&path, &request_id);
             audit.finish(
                 Outcome::Refused,
                 response.status().as_u16(),
@@ -119,10 +119,13 @@ async fn proxy(
 
     let route = classify::classify(&parts.method, parts.uri.path(), parts.uri.query())?;
     audit.route(&route, parts.uri.path());
-    let body_model = match route.target {
-        Target::ModelInBody => Some(classify::model_id_from_async_body(&body)?),
-        _ => None,
-    };
+    // StartAsyncInvoke and the OpenAI routes name the model in the body, which also picks the
+    // OpenAI routes' streaming form.
+    let classify::BodyFields {
+        route,
+        model: body_model,
+    } = classify::with_body(route, &body)?;
+    audit.route(&route, parts.uri.path());
 
     if let Some(id) = &body_model {
         audit.body_model(id);

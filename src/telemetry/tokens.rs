@@ -6,6 +6,8 @@
 //! | Converse | `usage.inputTokens` / `usage.outputTokens` in the JSON body |
 //! | ConverseStream | the `metadata` event frame's `usage` |
 //! | InvokeModelWithResponseStream | `amazon-bedrock-invocationMetrics` inside a `chunk` event's base64 `bytes` |
+//! | OpenAI Chat Completions | `usage.prompt_tokens` / `usage.completion_tokens` in the JSON body, or in the last SSE chunk (sent when the request sets `stream_options.include_usage`) |
+//! | OpenAI Responses | `usage.input_tokens` / `usage.output_tokens` in the JSON body, or `response.usage` in the `response.completed` SSE event |
 //!
 //! Nothing here delays a byte: the meter sees copies of chunks already on their way to the client.
 //! Only the usage numbers are kept; prompt and completion text are never stored beyond the one frame
@@ -16,6 +18,7 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use super::eventstream::FrameScanner;
+use super::sse::SseScanner;
 use crate::classify::Operation;
 
 /// Converse bodies larger than this are passed through without counting their tokens: the meter must
@@ -42,6 +45,12 @@ enum Source {
     },
     ConverseStream(FrameScanner),
     InvokeStream(FrameScanner),
+    /// An OpenAI-compatible JSON body, capped like Converse's.
+    OpenAiJson {
+        body: Vec<u8>,
+        overflowed: bool,
+    },
+    OpenAiSse(SseScanner),
 }
 
 /// Collects the token usage of one response.
@@ -84,6 +93,22 @@ impl TokenMeter {
             Some(Operation::InvokeModelWithResponseStream) => {
                 meter.source = Source::InvokeStream(FrameScanner::new(&["chunk"]));
             }
+            Some(op) if op.is_openai() => {
+                // What the upstream sent decides, not what was asked: `stream` may be absent or
+                // ignored.
+                let sse = headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("text/event-stream"));
+                meter.source = if sse {
+                    Source::OpenAiSse(SseScanner::new())
+                } else {
+                    Source::OpenAiJson {
+                        body: Vec::new(),
+                        overflowed: false,
+                    }
+                };
+            }
             _ => {}
         }
         meter
@@ -94,7 +119,7 @@ impl TokenMeter {
         let tokens = &mut self.tokens;
         match &mut self.source {
             Source::Done => {}
-            Source::ConverseJson { body, overflowed } => {
+            Source::ConverseJson { body, overflowed } | Source::OpenAiJson { body, overflowed } => {
                 if *overflowed {
                     return;
                 }
@@ -120,6 +145,11 @@ impl TokenMeter {
                     *tokens = found;
                 }
             }),
+            Source::OpenAiSse(scanner) => scanner.feed(chunk, &mut |data| {
+                if let Some(found) = openai_usage(data) {
+                    *tokens = found;
+                }
+            }),
         }
     }
 
@@ -133,6 +163,14 @@ impl TokenMeter {
         if let Source::ConverseJson { body, overflowed } = &mut self.source {
             if !*overflowed {
                 if let Some(found) = converse_usage(body) {
+                    self.tokens = found;
+                }
+            }
+            self.source = Source::Done;
+        }
+        if let Source::OpenAiJson { body, overflowed } = &mut self.source {
+            if !*overflowed {
+                if let Some(found) = openai_usage(body) {
                     self.tokens = found;
                 }
             }
@@ -165,6 +203,45 @@ fn converse_usage(json: &[u8]) -> Option<Tokens> {
     Some(Tokens {
         input: usage.input_tokens,
         output: usage.output_tokens,
+    })
+}
+
+const USAGE: &[u8] = b"\"usage\"";
+
+#[derive(Deserialize)]
+struct OpenAiEnvelope {
+    usage: Option<OpenAiUsage>,
+    /// Responses API stream events (`response.completed`) nest the response.
+    response: Option<OpenAiInner>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiInner {
+    usage: Option<OpenAiUsage>,
+}
+
+/// Chat Completions names them prompt/completion, the Responses API input/output.
+#[derive(Deserialize)]
+struct OpenAiUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+}
+
+/// Usage from an OpenAI-compatible JSON body or SSE `data:` payload. Payloads without a `"usage"` key
+/// (every content delta) are passed over without a JSON parse.
+fn openai_usage(json: &[u8]) -> Option<Tokens> {
+    if !json.windows(USAGE.len()).any(|w| w == USAGE) {
+        return None;
+    }
+    let envelope = serde_json::from_slice::<OpenAiEnvelope>(json).ok()?;
+    let usage = envelope
+        .usage
+        .or_else(|| envelope.response.and_then(|r| r.usage))?;
+    Some(Tokens {
+        input: usage.prompt_tokens.or(usage.input_tokens),
+        output: usage.completion_tokens.or(usage.output_tokens),
     })
 }
 
@@ -317,5 +394,70 @@ mod tests {
         let mut m = meter(Operation::CountTokens);
         m.observe(br#"{"inputTokens":42}"#);
         assert_eq!(m.finish(), Tokens::default());
+    }
+
+    fn openai_meter(op: Operation, content_type: &str) -> TokenMeter {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, content_type.parse().unwrap());
+        TokenMeter::for_response(Some(op), StatusCode::OK, &headers)
+    }
+
+    #[test]
+    fn openai_bodies_and_streams() {
+        let both = |input, output| Tokens {
+            input: Some(input),
+            output: Some(output),
+        };
+        let chat_sse = concat!(
+            "data: {\"id\":\"c1\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n",
+            "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5,\"total_tokens\":17}}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let responses_sse = concat!(
+            "event: response.output_text.delta\n",
+            "data: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n",
+            "event: response.completed\n",
+            "data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"usage\":{\"input_tokens\":9,\"output_tokens\":4,\"total_tokens\":13}}}\n\n",
+        );
+        let cases: Vec<(Operation, &str, &str, Tokens)> = vec![
+            (
+                Operation::ChatCompletions,
+                "application/json",
+                r#"{"choices":[{"message":{"content":"usage"}}],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
+                both(3, 2),
+            ),
+            (
+                Operation::CreateResponse,
+                "application/json",
+                r#"{"id":"resp_1","usage":{"input_tokens":7,"output_tokens":1}}"#,
+                both(7, 1),
+            ),
+            (
+                Operation::ChatCompletionsStream,
+                "text/event-stream",
+                chat_sse,
+                both(12, 5),
+            ),
+            (
+                Operation::CreateResponseStream,
+                "text/event-stream; charset=utf-8",
+                responses_sse,
+                both(9, 4),
+            ),
+            // No include_usage: nothing to count.
+            (
+                Operation::ChatCompletionsStream,
+                "text/event-stream",
+                "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n",
+                Tokens::default(),
+            ),
+        ];
+        for (op, content_type, body, want) in cases {
+            for piece in [1, 5, 4096] {
+                let mut m = openai_meter(op, content_type);
+                feed_in_pieces(&mut m, body.as_bytes(), piece);
+                assert_eq!(m.finish(), want, "{op} piece {piece}");
+            }
+        }
     }
 }
