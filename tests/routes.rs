@@ -1,5 +1,5 @@
 //! The other runtime operations, and what a client that is not an SDK may send: hostile model ids,
-//! unknown routes, the bidirectional stream. Each refusal is AWS-shaped and never forwarded.
+//! unknown routes, a bidirectional stream over HTTP/1.1. Each refusal is AWS-shaped and never forwarded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -83,7 +83,7 @@ async fn hostile_model_ids_are_refused_before_anything_is_forwarded() {
 }
 
 #[tokio::test]
-async fn unknown_routes_and_the_bidirectional_stream_are_refused() {
+async fn unknown_routes_and_http1_bidirectional_streams_are_refused() {
     let double = BedrockDouble::start(REGION).await;
     let guard = start_guard(&double, GuardOptions::policy(FULL_ACCESS)).await;
     let base = guard.url();
@@ -112,7 +112,7 @@ async fn unknown_routes_and_the_bidirectional_stream_are_refused() {
         "{message}"
     );
     assert!(
-        message.contains("InvokeModelWithBidirectionalStream"),
+        message.contains("InvokeModelWithBidirectionalStream") && message.contains("HTTP/2"),
         "{message}"
     );
     assert!(double.requests().is_empty());

@@ -58,7 +58,7 @@ pub enum Operation {
     GetAsyncInvoke,
     ListAsyncInvokes,
     InvokeGuardrailChecks,
-    /// Classified so that it is named in errors and the audit, but refused (see `classify_model`).
+    /// Relayed frame by frame by `http::bidi` (HTTP/2, each inbound frame re-signed).
     InvokeModelWithBidirectionalStream,
     /// OpenAI-compatible Chat Completions; `...Stream` once the body says `"stream": true`.
     ChatCompletions,
@@ -139,6 +139,7 @@ impl Operation {
             self,
             Operation::InvokeModelWithResponseStream
                 | Operation::ConverseStream
+                | Operation::InvokeModelWithBidirectionalStream
                 | Operation::ChatCompletionsStream
                 | Operation::CreateResponseStream
         )
@@ -189,6 +190,9 @@ impl Operation {
             Operation::Converse => Some("converse"),
             Operation::ConverseStream => Some("converse-stream"),
             Operation::CountTokens => Some("count-tokens"),
+            Operation::InvokeModelWithBidirectionalStream => {
+                Some("invoke-with-bidirectional-stream")
+            }
             _ => None,
         }
     }
@@ -320,14 +324,6 @@ fn classify_model(
     let Some((raw_id, suffix)) = rest.rsplit_once('/') else {
         return Err(unknown_operation(method, path));
     };
-    if suffix == "invoke-with-bidirectional-stream" && *method == Method::POST {
-        return Err(ClassifyError::Unsupported {
-            operation: "InvokeModelWithBidirectionalStream",
-            reason: "bidirectional streams sign every inbound frame, which this proxy cannot \
-                     re-sign; use InvokeModelWithResponseStream or ConverseStream"
-                .to_owned(),
-        });
-    }
     let operation = Operation::all()
         .iter()
         .copied()
@@ -545,7 +541,7 @@ mod tests {
                 Operation::InvokeModelWithBidirectionalStream,
                 "InvokeModelWithBidirectionalStream",
                 "bedrock:InvokeModel",
-                false,
+                true,
             ),
             (
                 Operation::ChatCompletions,
@@ -770,24 +766,30 @@ mod tests {
     }
 
     #[test]
-    fn bidirectional_stream_is_refused() {
-        for id in [HAIKU_ENC, "amazon.nova-sonic-v1:0", "%zz"] {
-            let r = classify(
-                &post(),
-                &format!("/model/{id}/invoke-with-bidirectional-stream"),
+    fn bidirectional_stream_is_classified() {
+        for (raw, id) in [
+            (HAIKU_ENC, HAIKU),
+            ("amazon.nova-sonic-v1:0", "amazon.nova-sonic-v1:0"),
+        ] {
+            let r = route(
+                post(),
+                &format!("/model/{raw}/invoke-with-bidirectional-stream"),
                 None,
             );
-            assert!(
-                matches!(
-                    r,
-                    Err(ClassifyError::Unsupported {
-                        operation: "InvokeModelWithBidirectionalStream",
-                        ..
-                    })
-                ),
-                "{r:?}"
+            assert_eq!(r.operation, Operation::InvokeModelWithBidirectionalStream);
+            assert_eq!(r.target, model(id));
+            assert_eq!(
+                r.upstream_path,
+                format!(
+                    "/model/{}/invoke-with-bidirectional-stream",
+                    encode_component(id)
+                )
             );
         }
+        assert!(matches!(
+            classify(&post(), "/model/%zz/invoke-with-bidirectional-stream", None),
+            Err(ClassifyError::InvalidModelId { .. })
+        ));
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub const OPERATION_TABLE: &[OperationRow] = &[
         "/model/{modelId}/invoke-with-bidirectional-stream",
         MODEL_ARNS,
         "path",
-        "both ways, HTTP/2: refused (400 ValidationException)",
+        "both ways (HTTP/2): each inbound frame verified and re-signed",
     ),
     openai(OperationRow {
         also: "`/v1/chat/completions`",

@@ -1,6 +1,8 @@
 //! The HTTP layer: the router, the proxy handler (classify -> authorize -> re-sign -> forward -> stream
-//! back) and the single mapping from errors to AWS-shaped responses.
+//! back), the bidirectional-stream relay (`bidi`) and the single mapping from errors to AWS-shaped
+//! responses.
 
+mod bidi;
 pub mod context;
 pub mod error;
 pub mod headers;

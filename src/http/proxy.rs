@@ -96,6 +96,11 @@ async fn proxy(
     audit: &mut Audit,
 ) -> Result<Response, GuardError> {
     let (parts, body) = request.into_parts();
+    // A bidirectional stream's body is the session itself: it is authorized from the head and
+    // relayed frame by frame, never read first.
+    if super::bidi::is_bidirectional(&parts.method, parts.uri.path()) {
+        return super::bidi::relay(shared, snapshot, parts, body, request_id, audit).await;
+    }
     let body = read_body(body, &parts.headers, snapshot.max_body_bytes).await?;
 
     // Who is calling, before any policy or upstream work.
@@ -147,11 +152,11 @@ async fn proxy(
 }
 
 /// What one request asks for, once authenticated and classified.
-struct Call<'a> {
-    caller: &'a Caller,
-    region: &'a str,
-    route: &'a Route,
-    body_model: Option<&'a ModelId>,
+pub(super) struct Call<'a> {
+    pub(super) caller: &'a Caller,
+    pub(super) region: &'a str,
+    pub(super) route: &'a Route,
+    pub(super) body_model: Option<&'a ModelId>,
 }
 
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, GuardError> {
@@ -172,7 +177,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     }
 }
 
-async fn authorize(
+pub(super) async fn authorize(
     shared: &Shared,
     snapshot: &Snapshot,
     call: &Call<'_>,

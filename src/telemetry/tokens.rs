@@ -7,6 +7,7 @@
 //! | ConverseStream | the `metadata` event frame's `usage` |
 //! | InvokeModelWithResponseStream | `amazon-bedrock-invocationMetrics` inside a `chunk` event's base64 `bytes` |
 //! | OpenAI Chat Completions | `usage.prompt_tokens` / `usage.completion_tokens` in the JSON body, or in the last SSE chunk (sent when the request sets `stream_options.include_usage`) |
+//! | InvokeModelWithBidirectionalStream | the latest `usageEvent` (`totalInputTokens` / `totalOutputTokens`, cumulative) inside an output `chunk` event's base64 `bytes` (Nova Sonic) |
 //! | OpenAI Responses | `usage.input_tokens` / `usage.output_tokens` in the JSON body, or `response.usage` in the `response.completed` SSE event |
 //!
 //! Nothing here delays a byte: the meter sees copies of chunks already on their way to the client.
@@ -51,6 +52,7 @@ enum Source {
         overflowed: bool,
     },
     OpenAiSse(SseScanner),
+    BidirectionalStream(FrameScanner),
 }
 
 /// Collects the token usage of one response.
@@ -92,6 +94,9 @@ impl TokenMeter {
             }
             Some(Operation::InvokeModelWithResponseStream) => {
                 meter.source = Source::InvokeStream(FrameScanner::new(&["chunk"]));
+            }
+            Some(Operation::InvokeModelWithBidirectionalStream) => {
+                meter.source = Source::BidirectionalStream(FrameScanner::new(&["chunk"]));
             }
             Some(op) if op.is_openai() => {
                 // What the upstream sent decides, not what was asked: `stream` may be absent or
@@ -145,6 +150,11 @@ impl TokenMeter {
                     *tokens = found;
                 }
             }),
+            Source::BidirectionalStream(scanner) => scanner.feed(chunk, &mut |_, payload| {
+                if let Some(found) = usage_event(payload) {
+                    *tokens = found;
+                }
+            }),
             Source::OpenAiSse(scanner) => scanner.feed(chunk, &mut |data| {
                 if let Some(found) = openai_usage(data) {
                     *tokens = found;
@@ -155,7 +165,10 @@ impl TokenMeter {
 
     /// The usage seen so far (final once the body has ended).
     pub fn finish(&mut self) -> Tokens {
-        if let Source::ConverseStream(scanner) | Source::InvokeStream(scanner) = &self.source {
+        if let Source::ConverseStream(scanner)
+        | Source::InvokeStream(scanner)
+        | Source::BidirectionalStream(scanner) = &self.source
+        {
             if scanner.is_broken() {
                 tracing::debug!("response is not a well-formed event stream; tokens not counted");
             }
@@ -207,6 +220,45 @@ fn converse_usage(json: &[u8]) -> Option<Tokens> {
 }
 
 const USAGE: &[u8] = b"\"usage\"";
+const USAGE_EVENT: &[u8] = b"usageEvent";
+
+#[derive(Deserialize)]
+struct SonicOutput {
+    event: Option<SonicEvent>,
+}
+
+#[derive(Deserialize)]
+struct SonicEvent {
+    #[serde(rename = "usageEvent")]
+    usage_event: Option<SonicUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SonicUsage {
+    total_input_tokens: Option<u64>,
+    total_output_tokens: Option<u64>,
+}
+
+/// A bidirectional stream's output `chunk` payload `{"bytes": "<base64 JSON>"}`; Nova Sonic reports
+/// cumulative usage in `{"event": {"usageEvent": {...}}}`, so the last one seen is the session's.
+fn usage_event(payload: &[u8]) -> Option<Tokens> {
+    let encoded = serde_json::from_slice::<Chunk>(payload).ok()?.bytes?;
+    let inner = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    if !inner.windows(USAGE_EVENT.len()).any(|w| w == USAGE_EVENT) {
+        return None;
+    }
+    let usage = serde_json::from_slice::<SonicOutput>(&inner)
+        .ok()?
+        .event?
+        .usage_event?;
+    Some(Tokens {
+        input: usage.total_input_tokens,
+        output: usage.total_output_tokens,
+    })
+}
 
 #[derive(Deserialize)]
 struct OpenAiEnvelope {
@@ -459,5 +511,29 @@ mod tests {
                 assert_eq!(m.finish(), want, "{op} piece {piece}");
             }
         }
+    }
+
+    #[test]
+    fn bidirectional_stream_takes_the_last_usage_event() {
+        let chunk = |json: &str| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(json);
+            event("chunk", &format!(r#"{{"bytes":"{encoded}"}}"#))
+        };
+        let mut stream = chunk(r#"{"event":{"textOutput":{"content":"hi"}}}"#);
+        stream.extend(chunk(
+            r#"{"event":{"usageEvent":{"totalInputTokens":10,"totalOutputTokens":2,"totalTokens":12}}}"#,
+        ));
+        stream.extend(chunk(
+            r#"{"event":{"usageEvent":{"details":{"total":{}},"totalInputTokens":30,"totalOutputTokens":8,"totalTokens":38}}}"#,
+        ));
+        let mut m = meter(Operation::InvokeModelWithBidirectionalStream);
+        feed_in_pieces(&mut m, &stream, 7);
+        assert_eq!(
+            m.finish(),
+            Tokens {
+                input: Some(30),
+                output: Some(8)
+            }
+        );
     }
 }
