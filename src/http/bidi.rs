@@ -410,9 +410,9 @@ async fn relay_inbound(
     .await;
     if let Err(err) = result {
         tracing::info!(error = %err, "bidirectional stream: inbound frame refused; ending the session");
-        let message = err.to_string();
+        // The client's explanation first: the reset of the upstream request ends the response too.
+        let _ = failed.send(err.to_string());
         let _ = upstream.send(Err(err)).await;
-        let _ = failed.send(message);
     }
 }
 
