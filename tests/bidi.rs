@@ -321,3 +321,142 @@ async fn a_client_that_goes_away_mid_session_ends_the_upstream_session() {
     );
     assert_eq!(sessions[0].frames, vec![Ok("hello".to_owned())]);
 }
+
+/// A SigV4 client whose second frame is not signed by its key: the guard ends the session, tells the
+/// client why, and resets the upstream request without forwarding the frame.
+#[tokio::test]
+async fn a_frame_off_the_clients_chain_ends_the_session() {
+    use aws_sigv4::event_stream::{sign_message, SigningParams};
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    use aws_smithy_runtime_api::client::identity::Identity;
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use std::time::SystemTime;
+
+    let (_double, bidi, guard) = setup(FULL_ACCESS, true).await;
+    let url = format!(
+        "{}/model/amazon.nova-sonic-v1%3A0/invoke-with-bidirectional-stream",
+        guard.url()
+    );
+    let now = SystemTime::now();
+    let identity: Identity = Credentials::new(AKID, SECRET, None, None, "test").into();
+    let signed = {
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(REGION)
+            .name("bedrock")
+            .time(now)
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let host = guard.addr.to_string();
+        let headers = [
+            ("host", host.as_str()),
+            ("content-type", "application/vnd.amazon.eventstream"),
+        ];
+        let signable =
+            SignableRequest::new("POST", &url, headers.into_iter(), SignableBody::Bytes(&[]))
+                .unwrap();
+        sign(signable, &params).unwrap()
+    };
+    let (instructions, seed) = signed.into_parts();
+    let mut request = http::Request::post(&url)
+        .header("content-type", "application/vnd.amazon.eventstream")
+        .body(())
+        .unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+
+    let event = |text: &str| {
+        let payload = format!(
+            r#"{{"bytes":"{}"}}"#,
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text)
+        );
+        Message::new(bytes::Bytes::from(payload))
+            .add_header(Header::new(
+                ":message-type",
+                HeaderValue::String("event".into()),
+            ))
+            .add_header(Header::new(
+                ":event-type",
+                HeaderValue::String("chunk".into()),
+            ))
+    };
+    let frame = |message: &Message, last: &str, secret: &str| {
+        let identity: Identity = Credentials::new(AKID, secret, None, None, "test").into();
+        let params: SigningParams<'_> = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(REGION)
+            .name("bedrock")
+            .time(SystemTime::now())
+            .settings(())
+            .build()
+            .unwrap();
+        let (wrapper, signature) = sign_message(message, last, &params).unwrap().into_parts();
+        let mut bytes = Vec::new();
+        aws_smithy_eventstream::frame::write_message_to(&wrapper, &mut bytes).unwrap();
+        (bytes::Bytes::from(bytes), signature)
+    };
+
+    let stream = tokio::net::TcpStream::connect(guard.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let (frames, rx) =
+        mpsc::channel::<Result<http_body::Frame<bytes::Bytes>, std::convert::Infallible>>(1);
+    let body = StreamBody::new(Box::pin(futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+    )));
+    let (first, first_signature) = frame(&event("hello"), &seed, SECRET);
+    frames
+        .send(Ok(http_body::Frame::data(first)))
+        .await
+        .unwrap();
+    let (parts, ()) = request.into_parts();
+    let response = sender
+        .send_request(http::Request::from_parts(parts, body))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let echo = tokio::time::timeout(WAIT, body.frame())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(echo.is_data());
+    // Next link of the chain, but signed with another secret.
+    let (forged, _) = frame(&event("forged"), &first_signature, "not-the-secret");
+    frames
+        .send(Ok(http_body::Frame::data(forged)))
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    while let Some(Ok(frame)) = tokio::time::timeout(WAIT, body.frame()).await.unwrap() {
+        if let Ok(data) = frame.into_data() {
+            rest.extend_from_slice(&data);
+        }
+    }
+    let frames_out = support::eventstream::decode_frames(&rest);
+    let last = frames_out.last().expect("an exception frame");
+    assert_eq!(last.header(":message-type"), Some("exception"));
+    assert_eq!(last.header(":exception-type"), Some("validationException"));
+    let message = String::from_utf8_lossy(&last.payload).into_owned();
+    assert!(
+        message.contains("frame 2") && message.contains("signature"),
+        "{message}"
+    );
+
+    let sessions = bidi.wait_for(|s| s.len() == 1 && s[0].body_closed).await;
+    assert_eq!(
+        sessions[0].frames,
+        vec![Ok("hello".to_owned())],
+        "the forged frame never reached Bedrock"
+    );
+    assert!(!sessions[0].ended);
+}
