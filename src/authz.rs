@@ -160,8 +160,13 @@ fn ask_inner(
     let model = ModelId::from_decoded(question.model)
         .map_err(|e| QuestionError(format!("model {:?}: {e}", question.model)))?;
     let (target, body_model) = match operation {
-        Operation::StartAsyncInvoke => (Target::ModelInBody, Some(&model)),
+        Operation::StartAsyncInvoke
+        | Operation::ChatCompletions
+        | Operation::ChatCompletionsStream
+        | Operation::CreateResponse
+        | Operation::CreateResponseStream => (Target::ModelInBody, Some(&model)),
         Operation::InvokeModel
+        | Operation::InvokeModelWithBidirectionalStream
         | Operation::InvokeModelWithResponseStream
         | Operation::Converse
         | Operation::ConverseStream

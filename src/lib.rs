@@ -14,8 +14,8 @@
 //! - [`discovery`]: the control plane's model listings (ListInferenceProfiles, ...) served to
 //!   clients, filtered to what each caller's policy lets it invoke.
 //! - [`upstream`]: the pooled connection to Bedrock Runtime.
-//! - [`http`]: the handler tying the phases together, and the one mapping from errors to AWS-shaped
-//!   responses.
+//! - [`http`]: the handler tying the phases together, the bidirectional-stream relay, and the one
+//!   mapping from errors to AWS-shaped (or, on the OpenAI-compatible routes, OpenAI-shaped) responses.
 //!
 //! Around them: [`config`] (file format, loading, the immutable [`config::Snapshot`] the request path
 //! reads), [`guard`] (builds a [`Guard`] from a config; [`run`]), `state` (what every request shares:

@@ -301,6 +301,16 @@ impl Authenticator {
         self.enabled
     }
 
+    /// For a request [`Authenticator::authenticate`] accepted as SigV4: what checking the frames of
+    /// its event stream needs (see [`sigv4::ClientChain`]). `None` for other callers.
+    pub fn sigv4_chain(&self, headers: &http::HeaderMap) -> Option<sigv4::ClientChain> {
+        let authorization = headers.get(AUTHORIZATION)?.to_str().ok()?;
+        if !self.enabled || !sigv4::is_sigv4(authorization) {
+            return None;
+        }
+        sigv4::client_chain(&self.access_keys, authorization)
+    }
+
     /// The caller every request is when authentication is off.
     pub fn fixed_principal(&self) -> &Arc<Principal> {
         &self.fixed

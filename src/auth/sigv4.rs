@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_credential_types::Credentials;
 use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
 use http::HeaderMap;
 
 use super::api_key::constant_time_eq;
@@ -286,6 +288,28 @@ fn signed_header_value<'a>(
         "host" => Ok(from_headers("host")?.or(request.authority)),
         other => from_headers(other),
     }
+}
+
+/// What checking the frames of a SigV4 client's event stream needs: its key, the region it signs for,
+/// and the request signature that seeds the frames' signature chain (each frame's `:chunk-signature`
+/// covers the previous one). Only meaningful for a request [`verify`] accepted.
+#[derive(Debug)]
+pub struct ClientChain {
+    pub identity: Identity,
+    pub region: String,
+    pub seed: String,
+}
+
+/// The chain of an already verified `Authorization` header; `None` when the key is unknown.
+pub fn client_chain(keys: &AccessKeys, authorization: &str) -> Option<ClientChain> {
+    let auth = parse_authorization(authorization).ok()?;
+    let (secret, _) = keys.by_id.get(auth.access_key_id)?;
+    Some(ClientChain {
+        identity: Credentials::new(auth.access_key_id, secret.0.clone(), None, None, "gateway")
+            .into(),
+        region: auth.region.to_owned(),
+        seed: auth.signature.to_owned(),
+    })
 }
 
 fn parse_authorization(value: &str) -> Result<ParsedAuthorization<'_>, AuthError> {

@@ -7,6 +7,9 @@
 //! - `model_id`: decoding, validation and canonical encoding of [`ModelId`]s.
 //! - `profiles`: the inference profile prefix table, configured application profiles, and the
 //!   [`Routing`] trait through which the control-plane cache says what wrappers route to.
+//! - `openai`: the OpenAI-compatible routes (`/openai/v1/...`) and their JSON bodies.
+//! - `table`: [`OPERATION_TABLE`], one row per operation (method, path, actions, resources, model
+//!   source, streaming kind), checked against the vendored service model and rendered in the README.
 //! - `resources`: [`resource_checks`].
 //! - `error`: [`ClassifyError`].
 //! - [`body`]: what a JSON body says that authorization reads (body condition keys, S3 locations),
@@ -18,11 +21,14 @@
 pub mod body;
 mod error;
 mod model_id;
+mod openai;
 mod profiles;
 mod resources;
+mod table;
 
 pub use error::ClassifyError;
 pub use model_id::{model_id_from_async_body, ModelId, ModelIdKind, MAX_MODEL_ID_LEN};
+pub use openai::{is_openai_path, with_body, BodyFields};
 pub use profiles::{
     ApplicationProfiles, InferenceProfileTable, Lookup, NoRouting, RouteSource, Routing,
     UnresolvedWrappers, WrapperKind,
@@ -31,6 +37,7 @@ pub use resources::{
     partition_for_region, resource_checks, resource_checks_with_source, ResourceContext,
     INFERENCE_PROFILE_ARN_KEY, PROMPT_ROUTER_ARN_KEY, REQUESTED_REGION_KEY,
 };
+pub use table::{render_markdown_table, OperationRow, OPERATION_TABLE};
 
 use std::fmt;
 
@@ -60,6 +67,18 @@ pub enum Operation {
     StartAsyncInvoke,
     GetAsyncInvoke,
     ListAsyncInvokes,
+    InvokeGuardrailChecks,
+    /// Relayed frame by frame by `http::bidi` (HTTP/2, each inbound frame re-signed).
+    InvokeModelWithBidirectionalStream,
+    /// OpenAI-compatible Chat Completions; `...Stream` once the body says `"stream": true`.
+    ChatCompletions,
+    ChatCompletionsStream,
+    /// OpenAI-compatible Responses API.
+    CreateResponse,
+    CreateResponseStream,
+    GetResponse,
+    DeleteResponse,
+    CancelResponse,
 }
 
 impl Operation {
@@ -75,31 +94,78 @@ impl Operation {
             Operation::StartAsyncInvoke => "StartAsyncInvoke",
             Operation::GetAsyncInvoke => "GetAsyncInvoke",
             Operation::ListAsyncInvokes => "ListAsyncInvokes",
+            Operation::InvokeGuardrailChecks => "InvokeGuardrailChecks",
+            Operation::InvokeModelWithBidirectionalStream => "InvokeModelWithBidirectionalStream",
+            Operation::ChatCompletions => "ChatCompletions",
+            Operation::ChatCompletionsStream => "ChatCompletionsStream",
+            Operation::CreateResponse => "CreateResponse",
+            Operation::CreateResponseStream => "CreateResponseStream",
+            Operation::GetResponse => "GetResponse",
+            Operation::DeleteResponse => "DeleteResponse",
+            Operation::CancelResponse => "CancelResponse",
         }
     }
 
     /// The IAM action Bedrock checks. There is no `bedrock:Converse`: Converse is authorized as
     /// InvokeModel and ConverseStream as InvokeModelWithResponseStream.
+    ///
+    /// Sources: the Service Authorization Reference for Amazon Bedrock
+    /// (<https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html>:
+    /// `InvokeGuardrailChecks`, no resource type, so `*`), the API reference of each runtime
+    /// operation ("This operation requires permission for the bedrock:InvokeModel action", also for
+    /// InvokeModelWithBidirectionalStream), and the user guide's "Making inference requests"
+    /// (<https://docs.aws.amazon.com/bedrock/latest/userguide/inference.html>), whose policy for "the
+    /// bedrock-runtime endpoint (Converse, Invoke, Chat Completions, and Responses APIs)" lists
+    /// `bedrock:InvokeModel`, `bedrock:InvokeModelWithResponseStream`, `bedrock:GetInvoke`,
+    /// `bedrock:CancelInvoke` and `bedrock:DeleteInvoke`: inference on the OpenAI routes is
+    /// authorized like Converse (streaming when the body asks for it), and retrieving, cancelling
+    /// and deleting a stored response are GetInvoke, CancelInvoke and DeleteInvoke.
     pub fn iam_action(self) -> &'static str {
         match self {
-            Operation::InvokeModel | Operation::Converse | Operation::StartAsyncInvoke => {
-                "bedrock:InvokeModel"
-            }
-            Operation::InvokeModelWithResponseStream | Operation::ConverseStream => {
-                "bedrock:InvokeModelWithResponseStream"
-            }
+            Operation::InvokeModel
+            | Operation::Converse
+            | Operation::StartAsyncInvoke
+            | Operation::InvokeModelWithBidirectionalStream
+            | Operation::ChatCompletions
+            | Operation::CreateResponse => "bedrock:InvokeModel",
+            Operation::InvokeModelWithResponseStream
+            | Operation::ConverseStream
+            | Operation::ChatCompletionsStream
+            | Operation::CreateResponseStream => "bedrock:InvokeModelWithResponseStream",
             Operation::CountTokens => "bedrock:CountTokens",
             Operation::ApplyGuardrail => "bedrock:ApplyGuardrail",
             Operation::GetAsyncInvoke => "bedrock:GetAsyncInvoke",
             Operation::ListAsyncInvokes => "bedrock:ListAsyncInvokes",
+            Operation::InvokeGuardrailChecks => "bedrock:InvokeGuardrailChecks",
+            Operation::GetResponse => "bedrock:GetInvoke",
+            Operation::DeleteResponse => "bedrock:DeleteInvoke",
+            Operation::CancelResponse => "bedrock:CancelInvoke",
         }
     }
 
-    /// True when the response is an event stream.
+    /// True when the response is a stream (event stream or server-sent events).
     pub fn is_streaming(self) -> bool {
         matches!(
             self,
-            Operation::InvokeModelWithResponseStream | Operation::ConverseStream
+            Operation::InvokeModelWithResponseStream
+                | Operation::ConverseStream
+                | Operation::InvokeModelWithBidirectionalStream
+                | Operation::ChatCompletionsStream
+                | Operation::CreateResponseStream
+        )
+    }
+
+    /// True for the OpenAI-compatible operations, whose errors are shaped as the OpenAI SDKs expect.
+    pub fn is_openai(self) -> bool {
+        matches!(
+            self,
+            Operation::ChatCompletions
+                | Operation::ChatCompletionsStream
+                | Operation::CreateResponse
+                | Operation::CreateResponseStream
+                | Operation::GetResponse
+                | Operation::DeleteResponse
+                | Operation::CancelResponse
         )
     }
 
@@ -114,6 +180,15 @@ impl Operation {
             Operation::StartAsyncInvoke,
             Operation::GetAsyncInvoke,
             Operation::ListAsyncInvokes,
+            Operation::InvokeGuardrailChecks,
+            Operation::InvokeModelWithBidirectionalStream,
+            Operation::ChatCompletions,
+            Operation::ChatCompletionsStream,
+            Operation::CreateResponse,
+            Operation::CreateResponseStream,
+            Operation::GetResponse,
+            Operation::DeleteResponse,
+            Operation::CancelResponse,
         ]
     }
 
@@ -125,6 +200,9 @@ impl Operation {
             Operation::Converse => Some("converse"),
             Operation::ConverseStream => Some("converse-stream"),
             Operation::CountTokens => Some("count-tokens"),
+            Operation::InvokeModelWithBidirectionalStream => {
+                Some("invoke-with-bidirectional-stream")
+            }
             _ => None,
         }
     }
@@ -149,9 +227,14 @@ pub enum Target {
     AsyncInvocation {
         arn: String,
     },
-    /// StartAsyncInvoke: the model id is in the JSON body ([`model_id_from_async_body`]).
+    /// StartAsyncInvoke and the OpenAI-compatible inference routes: the model id is in the JSON
+    /// body ([`with_body`]).
     ModelInBody,
-    /// ListAsyncInvokes.
+    /// A stored OpenAI-compatible response (`resp_...`), validated charset.
+    StoredResponse {
+        id: String,
+    },
+    /// ListAsyncInvokes, InvokeGuardrailChecks.
     None,
 }
 
@@ -179,6 +262,20 @@ pub struct Route {
 /// `query` is the raw query string without `?`.
 pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Result<Route, ClassifyError> {
     let query = query.filter(|q| !q.is_empty());
+    if let Some(route) = openai::classify_openai(method, path, query) {
+        return route;
+    }
+    if path == "/guardrail-checks/invoke" {
+        if *method != Method::POST {
+            return Err(unknown_operation(method, path));
+        }
+        refuse_query(query, Operation::InvokeGuardrailChecks)?;
+        return Ok(Route {
+            operation: Operation::InvokeGuardrailChecks,
+            target: Target::None,
+            upstream_path: path.to_owned(),
+        });
+    }
     if let Some(rest) = path.strip_prefix("/model/") {
         return classify_model(method, path, rest, query);
     }
@@ -237,14 +334,6 @@ fn classify_model(
     let Some((raw_id, suffix)) = rest.rsplit_once('/') else {
         return Err(unknown_operation(method, path));
     };
-    if suffix == "invoke-with-bidirectional-stream" && *method == Method::POST {
-        return Err(ClassifyError::Unsupported {
-            operation: "InvokeModelWithBidirectionalStream",
-            reason: "bidirectional streams sign every inbound frame, which this proxy cannot \
-                     re-sign; use InvokeModelWithResponseStream or ConverseStream"
-                .to_owned(),
-        });
-    }
     let operation = Operation::all()
         .iter()
         .copied()
@@ -459,6 +548,60 @@ mod tests {
                 "bedrock:ListAsyncInvokes",
                 false,
             ),
+            (
+                Operation::InvokeGuardrailChecks,
+                "InvokeGuardrailChecks",
+                "bedrock:InvokeGuardrailChecks",
+                false,
+            ),
+            (
+                Operation::InvokeModelWithBidirectionalStream,
+                "InvokeModelWithBidirectionalStream",
+                "bedrock:InvokeModel",
+                true,
+            ),
+            (
+                Operation::ChatCompletions,
+                "ChatCompletions",
+                "bedrock:InvokeModel",
+                false,
+            ),
+            (
+                Operation::ChatCompletionsStream,
+                "ChatCompletionsStream",
+                "bedrock:InvokeModelWithResponseStream",
+                true,
+            ),
+            (
+                Operation::CreateResponse,
+                "CreateResponse",
+                "bedrock:InvokeModel",
+                false,
+            ),
+            (
+                Operation::CreateResponseStream,
+                "CreateResponseStream",
+                "bedrock:InvokeModelWithResponseStream",
+                true,
+            ),
+            (
+                Operation::GetResponse,
+                "GetResponse",
+                "bedrock:GetInvoke",
+                false,
+            ),
+            (
+                Operation::DeleteResponse,
+                "DeleteResponse",
+                "bedrock:DeleteInvoke",
+                false,
+            ),
+            (
+                Operation::CancelResponse,
+                "CancelResponse",
+                "bedrock:CancelInvoke",
+                false,
+            ),
         ];
         assert_eq!(Operation::all().len(), expected.len());
         for (op, (want, name, action, streaming)) in Operation::all().iter().zip(expected) {
@@ -535,6 +678,7 @@ mod tests {
                 format!("/guardrail/{ga_enc}/version/1/apply"),
             ),
             (post(), "/async-invoke".into(), None, Operation::StartAsyncInvoke, Target::ModelInBody, "/async-invoke".into()),
+            (post(), "/guardrail-checks/invoke".into(), None, Operation::InvokeGuardrailChecks, Target::None, "/guardrail-checks/invoke".into()),
             (Method::GET, format!("/async-invoke/{ia_enc}"), None, Operation::GetAsyncInvoke, Target::AsyncInvocation { arn: ia.into() }, format!("/async-invoke/{ia_enc}")),
             (Method::GET, format!("/async-invoke/{ia}"), None, Operation::GetAsyncInvoke, Target::AsyncInvocation { arn: ia.into() }, format!("/async-invoke/{ia_enc}")),
             (Method::GET, "/async-invoke".into(), None, Operation::ListAsyncInvokes, Target::None, "/async-invoke".into()),
@@ -609,6 +753,9 @@ mod tests {
             (post(), "".into()),
             (post(), "*".into()),
             (post(), "/foundation-models".into()),
+            (Method::GET, "/guardrail-checks/invoke".into()),
+            (post(), "/guardrail-checks/invoke/".into()),
+            (post(), "/guardrail-checks".into()),
             (
                 Method::GET,
                 "/model/x/invoke-with-bidirectional-stream".into(),
@@ -636,24 +783,30 @@ mod tests {
     }
 
     #[test]
-    fn bidirectional_stream_is_refused() {
-        for id in [HAIKU_ENC, "amazon.nova-sonic-v1:0", "%zz"] {
-            let r = classify(
-                &post(),
-                &format!("/model/{id}/invoke-with-bidirectional-stream"),
+    fn bidirectional_stream_is_classified() {
+        for (raw, id) in [
+            (HAIKU_ENC, HAIKU),
+            ("amazon.nova-sonic-v1:0", "amazon.nova-sonic-v1:0"),
+        ] {
+            let r = route(
+                post(),
+                &format!("/model/{raw}/invoke-with-bidirectional-stream"),
                 None,
             );
-            assert!(
-                matches!(
-                    r,
-                    Err(ClassifyError::Unsupported {
-                        operation: "InvokeModelWithBidirectionalStream",
-                        ..
-                    })
-                ),
-                "{r:?}"
+            assert_eq!(r.operation, Operation::InvokeModelWithBidirectionalStream);
+            assert_eq!(r.target, model(id));
+            assert_eq!(
+                r.upstream_path,
+                format!(
+                    "/model/{}/invoke-with-bidirectional-stream",
+                    encode_component(id)
+                )
             );
         }
+        assert!(matches!(
+            classify(&post(), "/model/%zz/invoke-with-bidirectional-stream", None),
+            Err(ClassifyError::InvalidModelId { .. })
+        ));
     }
 
     #[test]
@@ -691,6 +844,7 @@ mod tests {
             (post(), format!("/model/{HAIKU_ENC}/converse"), Some("modelId=evil.model"), Request),
             (post(), "/async-invoke".into(), Some("a=b"), Request),
             (post(), "/guardrail/abc/version/1/apply".into(), Some("a"), Request),
+            (post(), "/guardrail-checks/invoke".into(), Some("a=1"), Request),
             (Method::GET, "/async-invoke/arn:aws:bedrock:us-east-1:123456789012:async-invoke/abc".into(), Some("x"), Request),
             // Guardrails.
             (post(), "/guardrail/ABC/version/1/apply".into(), None, Request),

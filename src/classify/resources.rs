@@ -96,11 +96,15 @@ pub fn resource_checks_with_source(
         Target::ModelInBody => match body_model {
             Some(id) => model_checks(id, ctx, &mut source)?,
             None => {
-                return Err(ClassifyError::invalid_request(
-                    "StartAsyncInvoke needs the modelId of its request body",
-                ))
+                return Err(ClassifyError::invalid_request(format!(
+                    "{} needs the model id of its request body",
+                    operation.name()
+                )))
             }
         },
+        // Bedrock's docs name no resource type for a stored OpenAI-compatible response (only the
+        // account's default project is served on bedrock-runtime), so these are authorized on `*`.
+        Target::StoredResponse { .. } => vec![ResourceCheck::new("*")],
         Target::Guardrail { identifier, .. } => guardrail_checks(identifier, ctx)?,
         Target::AsyncInvocation { arn } => {
             validate_async_invocation_arn(arn).map_err(ClassifyError::invalid_request)?;
@@ -120,11 +124,27 @@ fn target_fits(operation: Operation, target: &Target) -> bool {
                 | Operation::Converse
                 | Operation::ConverseStream
                 | Operation::CountTokens
+                | Operation::InvokeModelWithBidirectionalStream
         ),
         Target::Guardrail { .. } => operation == Operation::ApplyGuardrail,
-        Target::ModelInBody => operation == Operation::StartAsyncInvoke,
+        Target::ModelInBody => matches!(
+            operation,
+            Operation::StartAsyncInvoke
+                | Operation::ChatCompletions
+                | Operation::ChatCompletionsStream
+                | Operation::CreateResponse
+                | Operation::CreateResponseStream
+        ),
+        Target::StoredResponse { .. } => matches!(
+            operation,
+            Operation::GetResponse | Operation::DeleteResponse | Operation::CancelResponse
+        ),
         Target::AsyncInvocation { .. } => operation == Operation::GetAsyncInvoke,
-        Target::None => operation == Operation::ListAsyncInvokes,
+        // InvokeGuardrailChecks has no resource type in the Service Authorization Reference.
+        Target::None => matches!(
+            operation,
+            Operation::ListAsyncInvokes | Operation::InvokeGuardrailChecks
+        ),
     }
 }
 
@@ -964,6 +984,56 @@ mod tests {
     }
 
     #[test]
+    fn guardrail_checks_and_openai_targets() {
+        let (profiles, apps) = (InferenceProfileTable::builtin(), ApplicationProfiles::new());
+        let ctx = ctx_with(&profiles, &apps, Some(ACCOUNT));
+        assert_eq!(
+            resource_checks(Operation::InvokeGuardrailChecks, &Target::None, None, &ctx),
+            Ok(vec![rc("*")])
+        );
+        for op in [
+            Operation::GetResponse,
+            Operation::DeleteResponse,
+            Operation::CancelResponse,
+        ] {
+            assert_eq!(
+                resource_checks(
+                    op,
+                    &Target::StoredResponse {
+                        id: "resp_1".into()
+                    },
+                    None,
+                    &ctx
+                ),
+                Ok(vec![rc("*")]),
+                "{op}"
+            );
+        }
+        // The OpenAI inference routes are authorized on the body's model exactly as Converse is on
+        // the path's.
+        for id in [HAIKU, "us.anthropic.claude-3-haiku-20240307-v1:0"] {
+            let model = ModelId::from_decoded(id).ok();
+            let Some(path_model) = model.clone() else {
+                panic!("{id}");
+            };
+            let converse =
+                resource_checks(Operation::Converse, &Target::Model(path_model), None, &ctx);
+            for op in [
+                Operation::ChatCompletions,
+                Operation::ChatCompletionsStream,
+                Operation::CreateResponse,
+                Operation::CreateResponseStream,
+            ] {
+                assert_eq!(
+                    resource_checks(op, &Target::ModelInBody, model.as_ref(), &ctx),
+                    converse,
+                    "{op} {id}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn mismatched_operation_and_target_is_refused() {
         let (profiles, apps) = (InferenceProfileTable::builtin(), ApplicationProfiles::new());
         let ctx = ctx_with(&profiles, &apps, Some(ACCOUNT));
@@ -975,6 +1045,21 @@ mod tests {
             (Operation::StartAsyncInvoke, Target::None),
             (Operation::ApplyGuardrail, Target::None),
             (Operation::GetAsyncInvoke, Target::None),
+            (Operation::InvokeGuardrailChecks, Target::ModelInBody),
+            (Operation::ChatCompletions, Target::None),
+            (Operation::GetResponse, Target::None),
+            (
+                Operation::ChatCompletions,
+                Target::StoredResponse {
+                    id: "resp_1".into(),
+                },
+            ),
+            (
+                Operation::ListAsyncInvokes,
+                Target::StoredResponse {
+                    id: "resp_1".into(),
+                },
+            ),
         ];
         for (op, target) in pairs {
             assert!(

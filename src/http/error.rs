@@ -155,6 +155,60 @@ impl GuardError {
         let (status, code) = self.status_and_code();
         aws_error_response(status, code, &self.client_message(), request_id)
     }
+
+    /// The error response for a request to `path`: OpenAI-shaped on the OpenAI-compatible routes
+    /// (the OpenAI SDKs read `error.message` and pick their exception from the status, so a deny
+    /// raises `PermissionDeniedError`), AWS-shaped everywhere else.
+    pub fn into_response_for_path(self, path: &str, request_id: &str) -> Response {
+        if !crate::classify::is_openai_path(path) {
+            return self.into_response_with_id(request_id);
+        }
+        let (status, code) = self.status_and_code();
+        let kind = match self {
+            GuardError::Auth(_) => "authentication_error",
+            GuardError::AccessDenied { .. } => "permission_error",
+            _ => openai_error_type(status),
+        };
+        openai_error_response(status, code, kind, &self.to_string(), request_id)
+    }
+}
+
+/// The OpenAI error `type` for a status, as the OpenAI API names them.
+fn openai_error_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        s if s >= 500 => "server_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// An OpenAI-shaped error response (`{"error": {"message", "type", "code"}}`), still carrying
+/// `x-amzn-ErrorType` (the AWS code, also in `code`) and the request id.
+pub fn openai_error_response(
+    status: StatusCode,
+    code: &'static str,
+    kind: &'static str,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    let body = serde_json::json!({
+        "error": { "message": message, "type": kind, "code": code, "param": null }
+    })
+    .to_string();
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("x-amzn-errortype", HeaderValue::from_static(code));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
 }
 
 /// An AWS-shaped error response.
@@ -199,6 +253,65 @@ mod tests {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["message"], "User: u is not authorized");
+    }
+
+    #[tokio::test]
+    async fn openai_routes_get_openai_shaped_errors() {
+        let cases: Vec<(GuardError, &str, u16, &str, &str)> = vec![
+            (
+                GuardError::AccessDenied {
+                    message: "User: u is not authorized".into(),
+                },
+                "/openai/v1/chat/completions",
+                403,
+                "permission_error",
+                "AccessDeniedException",
+            ),
+            (
+                GuardError::BodyTooLarge { limit: 1 },
+                "/v1/chat/completions",
+                413,
+                "invalid_request_error",
+                "ValidationException",
+            ),
+            (
+                GuardError::Overloaded { limit: 1 },
+                "/openai/v1/responses",
+                503,
+                "server_error",
+                "ServiceUnavailableException",
+            ),
+            (
+                GuardError::Classify(ClassifyError::UnknownOperation {
+                    method: "GET".into(),
+                    path: "/openai/v1/nope".into(),
+                }),
+                "/openai/v1/nope",
+                404,
+                "not_found_error",
+                "UnknownOperationException",
+            ),
+        ];
+        for (err, path, status, kind, code) in cases {
+            let message = err.to_string();
+            let response = err.into_response_for_path(path, "req-2");
+            assert_eq!(response.status().as_u16(), status, "{path}");
+            assert_eq!(response.headers()["x-amzn-errortype"], code);
+            assert_eq!(response.headers()["x-amzn-requestid"], "req-2");
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(json["error"]["message"], message.as_str());
+            assert_eq!(json["error"]["type"], kind);
+            assert_eq!(json["error"]["code"], code);
+        }
+        // Other routes keep the AWS shape.
+        let response = GuardError::AccessDenied {
+            message: "m".into(),
+        }
+        .into_response_for_path("/model/x/invoke", "req-3");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json, serde_json::json!({"message": "m"}));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The HTTP layer: the router, the proxy handler (authenticate the head -> admit -> read the body within
-//! bounds -> classify -> authorize -> re-sign -> forward -> stream back), the fail-closed reading of
-//! policy inputs (`inputs`, `context`) and the single mapping from
-//! errors to AWS-shaped responses.
+//! bounds -> classify -> authorize -> re-sign -> forward -> stream back), the bidirectional-stream
+//! relay (`bidi`), the fail-closed reading of policy inputs (`inputs`, `context`) and the single
+//! mapping from errors to AWS-shaped responses.
 
+mod bidi;
 pub(crate) mod body;
 pub mod context;
 pub mod error;

@@ -66,7 +66,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 tracing::warn!(request_id, %method, path, error = %err, config_version = %snapshot.version, "failed");
             }
             let message = err.to_string();
-            let response = err.into_response_with_id(&request_id);
+            let response = err.into_response_for_path(&path, &request_id);
             audit.finish(
                 Outcome::Refused,
                 response.status().as_u16(),
@@ -92,16 +92,16 @@ async fn proxy(
     audit: &mut Audit,
 ) -> Result<(Response, OwnedSemaphorePermit), GuardError> {
     let (parts, body) = request.into_parts();
+    // A bidirectional stream's body is the session itself: it is authorized from the head and
+    // relayed frame by frame, never read first.
+    if super::bidi::is_bidirectional(&parts.method, parts.uri.path()) {
+        return super::bidi::relay(shared, snapshot, parts, body, request_id, audit).await;
+    }
     let peer = peer_ip(&parts);
     // Who is calling, from the head: an unauthenticated request never takes a slot or buffers a body.
     let head_auth = authenticate_head(shared, snapshot, &parts)?;
     // Admission next, before reading a byte of the body: overload must cost as little as possible.
-    let permit = shared.ops.admit().map_err(|overloaded| {
-        guard_metrics::record_overload();
-        GuardError::Overloaded {
-            limit: overloaded.limit,
-        }
-    })?;
+    let permit = admit(shared)?;
     let (body, _reservation) = read_body(shared, snapshot, &parts, body).await?;
     let caller = head_auth.finish(&body)?;
     audit.principal(&caller.principal);
@@ -117,10 +117,13 @@ async fn proxy(
 
     let route = classify::classify(&parts.method, parts.uri.path(), parts.uri.query())?;
     audit.route(&route, parts.uri.path());
-    let body_model = match route.target {
-        Target::ModelInBody => Some(classify::model_id_from_async_body(&body)?),
-        _ => None,
-    };
+    // StartAsyncInvoke and the OpenAI routes name the model in the body, which also picks the
+    // OpenAI routes' streaming form.
+    let classify::BodyFields {
+        route,
+        model: body_model,
+    } = classify::with_body(route, &body)?;
+    audit.route(&route, parts.uri.path());
 
     if let Some(id) = &body_model {
         audit.body_model(id);
@@ -146,6 +149,17 @@ async fn proxy(
     authorize(shared, snapshot, &target, &inbound, request_id, audit).await?;
     let response = forward(shared, &target, &parts.method, &parts.headers, body, audit).await?;
     Ok((response, permit))
+}
+
+/// A concurrency slot, taken only once the caller is known; refused at once when all are taken
+/// (refusing beats queueing into timeouts).
+pub(super) fn admit(shared: &Shared) -> Result<OwnedSemaphorePermit, GuardError> {
+    shared.ops.admit().map_err(|overloaded| {
+        guard_metrics::record_overload();
+        GuardError::Overloaded {
+            limit: overloaded.limit,
+        }
+    })
 }
 
 /// The client address the connection came from (absent when the router is driven without a socket).
@@ -234,16 +248,16 @@ fn discover(
 }
 
 /// What one request asks for, once authenticated and classified.
-struct Call<'a> {
-    caller: &'a Caller,
-    region: &'a str,
-    route: &'a Route,
-    body_model: Option<&'a ModelId>,
+pub(super) struct Call<'a> {
+    pub(super) caller: &'a Caller,
+    pub(super) region: &'a str,
+    pub(super) route: &'a Route,
+    pub(super) body_model: Option<&'a ModelId>,
     /// A tool's start-up probe (`probe::is_model_probe`): a denial is expected, logged at debug.
-    probe: bool,
+    pub(super) probe: bool,
 }
 
-async fn authorize(
+pub(super) async fn authorize(
     shared: &Shared,
     snapshot: &Snapshot,
     call: &Call<'_>,

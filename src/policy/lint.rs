@@ -19,6 +19,10 @@ pub const RUNTIME_ACTIONS: &[&str] = &[
     "bedrock:ApplyGuardrail",
     "bedrock:GetAsyncInvoke",
     "bedrock:ListAsyncInvokes",
+    "bedrock:InvokeGuardrailChecks",
+    "bedrock:GetInvoke",
+    "bedrock:DeleteInvoke",
+    "bedrock:CancelInvoke",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

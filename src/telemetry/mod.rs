@@ -4,7 +4,8 @@
 //!
 //! - [`audit`]: the one audit event per request.
 //! - [`body`]: the response body wrapper that emits it when the answer completes.
-//! - [`tokens`]: token usage read from responses as they pass through (over `eventstream` framing).
+//! - [`tokens`]: token usage read from responses as they pass through (over `eventstream` framing,
+//!   or `sse` lines for the OpenAI-compatible routes).
 //! - [`json`]: the JSON log line format.
 //! - [`metrics`]: Prometheus metrics behind the `metrics` facade.
 //! - [`request_id`]: request ids without a system call each.
@@ -15,6 +16,7 @@ mod eventstream;
 mod json;
 pub mod metrics;
 pub mod request_id;
+mod sse;
 pub mod tokens;
 mod writer;
 

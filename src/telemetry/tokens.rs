@@ -6,6 +6,9 @@
 //! | Converse | `usage.inputTokens` / `usage.outputTokens` in the JSON body |
 //! | ConverseStream | the `metadata` event frame's `usage` |
 //! | InvokeModelWithResponseStream | `amazon-bedrock-invocationMetrics` inside a `chunk` event's base64 `bytes` |
+//! | OpenAI Chat Completions | `usage.prompt_tokens` / `usage.completion_tokens` in the JSON body, or in the last SSE chunk (sent when the request sets `stream_options.include_usage`) |
+//! | InvokeModelWithBidirectionalStream | the latest `usageEvent` (`totalInputTokens` / `totalOutputTokens`, cumulative) inside an output `chunk` event's base64 `bytes` (Nova Sonic) |
+//! | OpenAI Responses | `usage.input_tokens` / `usage.output_tokens` in the JSON body, or `response.usage` in the `response.completed` SSE event |
 //!
 //! Nothing here delays a byte: the meter sees copies of chunks already on their way to the client.
 //! Only the usage numbers are kept; prompt and completion text are never stored beyond the one frame
@@ -16,6 +19,7 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use super::eventstream::FrameScanner;
+use super::sse::SseScanner;
 use crate::classify::Operation;
 
 /// Converse bodies larger than this are passed through without counting their tokens: the meter must
@@ -42,6 +46,13 @@ enum Source {
     },
     ConverseStream(FrameScanner),
     InvokeStream(FrameScanner),
+    /// An OpenAI-compatible JSON body, capped like Converse's.
+    OpenAiJson {
+        body: Vec<u8>,
+        overflowed: bool,
+    },
+    OpenAiSse(SseScanner),
+    BidirectionalStream(FrameScanner),
 }
 
 /// Collects the token usage of one response.
@@ -84,6 +95,25 @@ impl TokenMeter {
             Some(Operation::InvokeModelWithResponseStream) => {
                 meter.source = Source::InvokeStream(FrameScanner::new(&["chunk"]));
             }
+            Some(Operation::InvokeModelWithBidirectionalStream) => {
+                meter.source = Source::BidirectionalStream(FrameScanner::new(&["chunk"]));
+            }
+            Some(op) if op.is_openai() => {
+                // What the upstream sent decides, not what was asked: `stream` may be absent or
+                // ignored.
+                let sse = headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("text/event-stream"));
+                meter.source = if sse {
+                    Source::OpenAiSse(SseScanner::new())
+                } else {
+                    Source::OpenAiJson {
+                        body: Vec::new(),
+                        overflowed: false,
+                    }
+                };
+            }
             _ => {}
         }
         meter
@@ -94,7 +124,7 @@ impl TokenMeter {
         let tokens = &mut self.tokens;
         match &mut self.source {
             Source::Done => {}
-            Source::ConverseJson { body, overflowed } => {
+            Source::ConverseJson { body, overflowed } | Source::OpenAiJson { body, overflowed } => {
                 if *overflowed {
                     return;
                 }
@@ -120,12 +150,25 @@ impl TokenMeter {
                     *tokens = found;
                 }
             }),
+            Source::BidirectionalStream(scanner) => scanner.feed(chunk, &mut |_, payload| {
+                if let Some(found) = usage_event(payload) {
+                    *tokens = found;
+                }
+            }),
+            Source::OpenAiSse(scanner) => scanner.feed(chunk, &mut |data| {
+                if let Some(found) = openai_usage(data) {
+                    *tokens = found;
+                }
+            }),
         }
     }
 
     /// The usage seen so far (final once the body has ended).
     pub fn finish(&mut self) -> Tokens {
-        if let Source::ConverseStream(scanner) | Source::InvokeStream(scanner) = &self.source {
+        if let Source::ConverseStream(scanner)
+        | Source::InvokeStream(scanner)
+        | Source::BidirectionalStream(scanner) = &self.source
+        {
             if scanner.is_broken() {
                 tracing::debug!("response is not a well-formed event stream; tokens not counted");
             }
@@ -133,6 +176,14 @@ impl TokenMeter {
         if let Source::ConverseJson { body, overflowed } = &mut self.source {
             if !*overflowed {
                 if let Some(found) = converse_usage(body) {
+                    self.tokens = found;
+                }
+            }
+            self.source = Source::Done;
+        }
+        if let Source::OpenAiJson { body, overflowed } = &mut self.source {
+            if !*overflowed {
+                if let Some(found) = openai_usage(body) {
                     self.tokens = found;
                 }
             }
@@ -165,6 +216,84 @@ fn converse_usage(json: &[u8]) -> Option<Tokens> {
     Some(Tokens {
         input: usage.input_tokens,
         output: usage.output_tokens,
+    })
+}
+
+const USAGE: &[u8] = b"\"usage\"";
+const USAGE_EVENT: &[u8] = b"usageEvent";
+
+#[derive(Deserialize)]
+struct SonicOutput {
+    event: Option<SonicEvent>,
+}
+
+#[derive(Deserialize)]
+struct SonicEvent {
+    #[serde(rename = "usageEvent")]
+    usage_event: Option<SonicUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SonicUsage {
+    total_input_tokens: Option<u64>,
+    total_output_tokens: Option<u64>,
+}
+
+/// A bidirectional stream's output `chunk` payload `{"bytes": "<base64 JSON>"}`; Nova Sonic reports
+/// cumulative usage in `{"event": {"usageEvent": {...}}}`, so the last one seen is the session's.
+fn usage_event(payload: &[u8]) -> Option<Tokens> {
+    let encoded = serde_json::from_slice::<Chunk>(payload).ok()?.bytes?;
+    let inner = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    if !inner.windows(USAGE_EVENT.len()).any(|w| w == USAGE_EVENT) {
+        return None;
+    }
+    let usage = serde_json::from_slice::<SonicOutput>(&inner)
+        .ok()?
+        .event?
+        .usage_event?;
+    Some(Tokens {
+        input: usage.total_input_tokens,
+        output: usage.total_output_tokens,
+    })
+}
+
+#[derive(Deserialize)]
+struct OpenAiEnvelope {
+    usage: Option<OpenAiUsage>,
+    /// Responses API stream events (`response.completed`) nest the response.
+    response: Option<OpenAiInner>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiInner {
+    usage: Option<OpenAiUsage>,
+}
+
+/// Chat Completions names them prompt/completion, the Responses API input/output.
+#[derive(Deserialize)]
+struct OpenAiUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+}
+
+/// Usage from an OpenAI-compatible JSON body or SSE `data:` payload. Payloads without a `"usage"` key
+/// (every content delta) are passed over without a JSON parse.
+fn openai_usage(json: &[u8]) -> Option<Tokens> {
+    if !json.windows(USAGE.len()).any(|w| w == USAGE) {
+        return None;
+    }
+    let envelope = serde_json::from_slice::<OpenAiEnvelope>(json).ok()?;
+    let usage = envelope
+        .usage
+        .or_else(|| envelope.response.and_then(|r| r.usage))?;
+    Some(Tokens {
+        input: usage.prompt_tokens.or(usage.input_tokens),
+        output: usage.completion_tokens.or(usage.output_tokens),
     })
 }
 
@@ -317,5 +446,94 @@ mod tests {
         let mut m = meter(Operation::CountTokens);
         m.observe(br#"{"inputTokens":42}"#);
         assert_eq!(m.finish(), Tokens::default());
+    }
+
+    fn openai_meter(op: Operation, content_type: &str) -> TokenMeter {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, content_type.parse().unwrap());
+        TokenMeter::for_response(Some(op), StatusCode::OK, &headers)
+    }
+
+    #[test]
+    fn openai_bodies_and_streams() {
+        let both = |input, output| Tokens {
+            input: Some(input),
+            output: Some(output),
+        };
+        let chat_sse = concat!(
+            "data: {\"id\":\"c1\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n",
+            "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5,\"total_tokens\":17}}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let responses_sse = concat!(
+            "event: response.output_text.delta\n",
+            "data: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n",
+            "event: response.completed\n",
+            "data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"usage\":{\"input_tokens\":9,\"output_tokens\":4,\"total_tokens\":13}}}\n\n",
+        );
+        let cases: Vec<(Operation, &str, &str, Tokens)> = vec![
+            (
+                Operation::ChatCompletions,
+                "application/json",
+                r#"{"choices":[{"message":{"content":"usage"}}],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
+                both(3, 2),
+            ),
+            (
+                Operation::CreateResponse,
+                "application/json",
+                r#"{"id":"resp_1","usage":{"input_tokens":7,"output_tokens":1}}"#,
+                both(7, 1),
+            ),
+            (
+                Operation::ChatCompletionsStream,
+                "text/event-stream",
+                chat_sse,
+                both(12, 5),
+            ),
+            (
+                Operation::CreateResponseStream,
+                "text/event-stream; charset=utf-8",
+                responses_sse,
+                both(9, 4),
+            ),
+            // No include_usage: nothing to count.
+            (
+                Operation::ChatCompletionsStream,
+                "text/event-stream",
+                "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n",
+                Tokens::default(),
+            ),
+        ];
+        for (op, content_type, body, want) in cases {
+            for piece in [1, 5, 4096] {
+                let mut m = openai_meter(op, content_type);
+                feed_in_pieces(&mut m, body.as_bytes(), piece);
+                assert_eq!(m.finish(), want, "{op} piece {piece}");
+            }
+        }
+    }
+
+    #[test]
+    fn bidirectional_stream_takes_the_last_usage_event() {
+        let chunk = |json: &str| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(json);
+            event("chunk", &format!(r#"{{"bytes":"{encoded}"}}"#))
+        };
+        let mut stream = chunk(r#"{"event":{"textOutput":{"content":"hi"}}}"#);
+        stream.extend(chunk(
+            r#"{"event":{"usageEvent":{"totalInputTokens":10,"totalOutputTokens":2,"totalTokens":12}}}"#,
+        ));
+        stream.extend(chunk(
+            r#"{"event":{"usageEvent":{"details":{"total":{}},"totalInputTokens":30,"totalOutputTokens":8,"totalTokens":38}}}"#,
+        ));
+        let mut m = meter(Operation::InvokeModelWithBidirectionalStream);
+        feed_in_pieces(&mut m, &stream, 7);
+        assert_eq!(
+            m.finish(),
+            Tokens {
+                input: Some(30),
+                output: Some(8)
+            }
+        );
     }
 }

@@ -26,6 +26,10 @@ pub enum UpstreamError {
 #[derive(Debug, Clone)]
 pub struct Upstream {
     client: reqwest::Client,
+    /// HTTP/2 only, for InvokeModelWithBidirectionalStream, whose request body keeps flowing while
+    /// the response streams back. No read timeout: a live session may be quiet for a while (its length
+    /// is capped by `http::bidi`).
+    duplex: reqwest::Client,
     /// Scheme and authority, no trailing slash; may contain `{region}`, replaced per request (for
     /// SigV4 clients whose credential scope selects another allowed region).
     base: String,
@@ -62,12 +66,25 @@ impl Upstream {
             .user_agent(concat!("bedrock-guard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| UpstreamError::Build(e.to_string()))?;
+        // Prior knowledge: h2c on a plain-http endpoint (tests, sidecar doubles), and only `h2` in
+        // ALPN over TLS, which Bedrock offers.
+        let duplex = reqwest::Client::builder()
+            .use_rustls_tls()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .http2_prior_knowledge()
+            .tcp_nodelay(true)
+            .user_agent(concat!("bedrock-guard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| UpstreamError::Build(e.to_string()))?;
         let base = endpoint.trim_end_matches('/').to_owned();
         let origin = Url::parse(&base).ok().filter(|url| {
             url.path() == "/" && url.query().is_none() && !base.contains(REGION_PLACEHOLDER)
         });
         Ok(Self {
             client,
+            duplex,
             base,
             origin,
             response_timeout: Duration::from_secs(config.response_timeout_secs),
@@ -115,6 +132,32 @@ impl Upstream {
         tried.set_query(None);
         let endpoint = tried.to_string();
         let request = self.client.request(method, url).headers(headers).body(body);
+        match tokio::time::timeout(self.response_timeout, request.send()).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) => Err(self.classify(err, endpoint)),
+            Err(_elapsed) => Err(UpstreamError::Timeout {
+                endpoint,
+                seconds: self.response_timeout.as_secs(),
+            }),
+        }
+    }
+
+    /// Opens a bidirectional stream: `body` keeps streaming after the response headers arrive.
+    pub async fn send_duplex(
+        &self,
+        url: Url,
+        headers: HeaderMap,
+        body: reqwest::Body,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        // Errors name the URL actually tried (no query): the base may be a `{region}` template.
+        let mut tried = url.clone();
+        tried.set_query(None);
+        let endpoint = tried.to_string();
+        let request = self
+            .duplex
+            .request(Method::POST, url)
+            .headers(headers)
+            .body(body);
         match tokio::time::timeout(self.response_timeout, request.send()).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(err)) => Err(self.classify(err, endpoint)),

@@ -623,8 +623,145 @@ fn answer(
                 "assessments": []
             }),
         ),
+        Route::GuardrailChecks => plain(
+            StatusCode::OK,
+            n,
+            json!({
+                "results": {"promptAttack": {"results": [{"category": "JAILBREAK", "severityScore": 0.2}]}},
+                "usage": {"promptAttack": {"textUnits": 1}}
+            }),
+        ),
+        Route::ChatCompletions => openai_chat(state, n, body, plan),
+        Route::CreateResponse => openai_response(state, n, body, plan),
+        Route::StoredResponse { id, action } => match action {
+            "get" => plain(
+                StatusCode::OK,
+                n,
+                response_object(&id, "double.model", "completed"),
+            ),
+            "cancel" => plain(
+                StatusCode::OK,
+                n,
+                response_object(&id, "double.model", "cancelled"),
+            ),
+            _ => plain(
+                StatusCode::OK,
+                n,
+                json!({"id": id, "object": "response", "deleted": true}),
+            ),
+        },
         Route::Unknown => unknown_operation(n, method, path),
     }
+}
+
+/// The OpenAI-compatible Chat Completions route: a `chat.completion`, or with `"stream": true` SSE
+/// chunks (a usage chunk when `stream_options.include_usage`), then `data: [DONE]`.
+fn openai_chat(
+    state: &Arc<State>,
+    n: usize,
+    body: &[u8],
+    plan: StreamPlan,
+) -> Response<DoubleBody> {
+    let request = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    let model = request["model"].as_str().unwrap_or("").to_owned();
+    let usage = json!({"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17});
+    if request["stream"] != json!(true) {
+        return plain(
+            StatusCode::OK,
+            n,
+            json!({
+                "id": format!("chatcmpl-double{n}"),
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": model,
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "hello from the double"}}],
+                "usage": usage
+            }),
+        );
+    }
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": format!("chatcmpl-double{n}"), "object": "chat.completion.chunk",
+               "created": 1_700_000_000, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let mut events = vec![
+        chunk(
+            json!({"role": "assistant", "content": "hello "}),
+            Value::Null,
+        ),
+        chunk(json!({"content": "from the double"}), Value::Null),
+        chunk(json!({}), json!("stop")),
+    ];
+    if request["stream_options"]["include_usage"] == json!(true) {
+        events.push(json!({"id": format!("chatcmpl-double{n}"), "object": "chat.completion.chunk",
+                           "created": 1_700_000_000, "model": model, "choices": [], "usage": usage}));
+    }
+    let mut frames: Vec<Bytes> = events
+        .into_iter()
+        .map(|e| Bytes::from(format!("data: {e}\n\n")))
+        .collect();
+    frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    stream_as(state, n, frames, plan, "text/event-stream")
+}
+
+/// A Responses API `response` object.
+fn response_object(id: &str, model: &str, status: &str) -> Value {
+    json!({
+        "id": id,
+        "object": "response",
+        "created_at": 1_700_000_000,
+        "model": model,
+        "status": status,
+        "output": [{"type": "message", "id": "msg_double", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": "hello from the double", "annotations": []}]}],
+        "parallel_tool_calls": true,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {"input_tokens": 9, "output_tokens": 4, "total_tokens": 13,
+                  "input_tokens_details": {"cached_tokens": 0},
+                  "output_tokens_details": {"reasoning_tokens": 0}}
+    })
+}
+
+/// The OpenAI-compatible Responses route: a response object, or with `"stream": true` the
+/// `response.created`, `response.output_text.delta` and `response.completed` events.
+fn openai_response(
+    state: &Arc<State>,
+    n: usize,
+    body: &[u8],
+    plan: StreamPlan,
+) -> Response<DoubleBody> {
+    let request = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    let model = request["model"].as_str().unwrap_or("");
+    let id = format!("resp_double{n}");
+    if request["stream"] != json!(true) {
+        return plain(StatusCode::OK, n, response_object(&id, model, "completed"));
+    }
+    let mut created = response_object(&id, model, "in_progress");
+    created["output"] = json!([]);
+    created["usage"] = Value::Null;
+    let events = [
+        (
+            "response.created",
+            json!({"type": "response.created", "sequence_number": 0, "response": created}),
+        ),
+        (
+            "response.output_text.delta",
+            json!({"type": "response.output_text.delta", "sequence_number": 1,
+            "item_id": "msg_double", "output_index": 0, "content_index": 0, "delta": "hello from the double", "logprobs": []}),
+        ),
+        (
+            "response.completed",
+            json!({"type": "response.completed", "sequence_number": 2,
+            "response": response_object(&id, model, "completed")}),
+        ),
+    ];
+    let frames = events
+        .into_iter()
+        .map(|(name, data)| Bytes::from(format!("event: {name}\ndata: {data}\n\n")))
+        .collect();
+    stream_as(state, n, frames, plan, "text/event-stream")
 }
 
 enum Route<'p> {
@@ -639,6 +776,15 @@ enum Route<'p> {
         arn: String,
     },
     ApplyGuardrail,
+    GuardrailChecks,
+    /// `/openai/v1/chat/completions` or `/v1/chat/completions`.
+    ChatCompletions,
+    CreateResponse,
+    /// `/openai/v1/responses/{id}` (`get`, `delete`) or `.../{id}/cancel`.
+    StoredResponse {
+        id: String,
+        action: &'static str,
+    },
     Unknown,
 }
 
@@ -653,6 +799,23 @@ fn route<'p>(method: &str, path: &'p str) -> Route<'p> {
         ("POST", p) if p.starts_with("/guardrail/") && p.ends_with("/apply") => {
             Route::ApplyGuardrail
         }
+        ("POST", "/guardrail-checks/invoke") => Route::GuardrailChecks,
+        ("POST", "/openai/v1/chat/completions" | "/v1/chat/completions") => Route::ChatCompletions,
+        ("POST", "/openai/v1/responses") => Route::CreateResponse,
+        ("POST", p) if p.starts_with("/openai/v1/responses/") && p.ends_with("/cancel") => {
+            Route::StoredResponse {
+                id: p["/openai/v1/responses/".len()..p.len() - "/cancel".len()].to_owned(),
+                action: "cancel",
+            }
+        }
+        ("GET" | "DELETE", p) if p.starts_with("/openai/v1/responses/") => Route::StoredResponse {
+            id: p["/openai/v1/responses/".len()..]
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+            action: if method == "GET" { "get" } else { "delete" },
+        },
         // The operation is the last segment; splitting from the right also
         // copes with clients that send the `/` of an ARN id unencoded.
         ("POST", p) => match p.strip_prefix("/model/").and_then(|r| r.rsplit_once('/')) {
@@ -762,6 +925,16 @@ fn stream(
     frames: Vec<Bytes>,
     plan: StreamPlan,
 ) -> Response<DoubleBody> {
+    stream_as(state, n, frames, plan, "application/vnd.amazon.eventstream")
+}
+
+fn stream_as(
+    state: &Arc<State>,
+    n: usize,
+    frames: Vec<Bytes>,
+    plan: StreamPlan,
+    content_type: &'static str,
+) -> Response<DoubleBody> {
     let (tx, rx) = mpsc::channel(frames.len() + 1);
     let state_for_gate = state.clone();
     tokio::spawn(async move {
@@ -802,7 +975,7 @@ fn stream(
     };
     Response::builder()
         .status(StatusCode::OK)
-        .header("content-type", "application/vnd.amazon.eventstream")
+        .header("content-type", content_type)
         .header("x-amzn-requestid", format!("double-{n}"))
         .body(body.boxed_unsync())
         .unwrap()

@@ -12,11 +12,13 @@
 // Each integration test binary compiles this module and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod bidi_double;
 pub mod client;
 pub mod controlplane;
 pub mod double;
 pub mod eventstream;
 pub mod guard;
+pub mod h2_client;
 pub mod logs;
 pub mod sigv4;
 pub mod sts;
