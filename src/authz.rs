@@ -38,6 +38,8 @@ pub struct Answer {
     pub checks: Vec<ResourceCheck>,
     pub context: RequestContext,
     pub decision: Decision,
+    /// The `[[quotas.rules]]` entries the call falls under, in config order.
+    pub quotas: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,7 +115,18 @@ pub fn ask(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, Quest
         checks: &checks,
         context: &context,
     });
+    let call = crate::quota::CallInfo {
+        principal,
+        operation,
+        model: question.model,
+    };
+    let quotas = snapshot
+        .quotas
+        .applying(&call)
+        .map(|rule| rule.name.to_string())
+        .collect();
     Ok(Answer {
+        quotas,
         principal: Arc::clone(principal),
         operation,
         action,

@@ -262,6 +262,7 @@ fn explain(args: ExplainArgs) -> ExitCode {
             .collect::<Vec<_>>()
             .into();
         json["message"] = message.into();
+        json["quotas"] = answer.quotas.clone().into();
         println!("{json}");
         return ExitCode::SUCCESS;
     }
@@ -307,6 +308,9 @@ fn explain(args: ExplainArgs) -> ExitCode {
     }
     if let Some(message) = message {
         println!("client sees: {message}");
+    }
+    if !answer.quotas.is_empty() {
+        println!("quotas:   {}", answer.quotas.join(", "));
     }
     ExitCode::SUCCESS
 }

@@ -32,6 +32,8 @@ pub enum StartError {
     Upstream(#[from] UpstreamError),
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Quotas(#[from] crate::quota::QuotaStartError),
 }
 
 /// A configured guard, ready to serve.
@@ -49,6 +51,7 @@ pub struct GuardBuilder {
     config: Config,
     credentials: Option<SharedCredentialsProvider>,
     source: Option<(PathBuf, Overrides)>,
+    quota_clock: Option<Arc<dyn crate::quota::Clock>>,
 }
 
 impl Guard {
@@ -57,6 +60,7 @@ impl Guard {
             config,
             credentials: None,
             source: None,
+            quota_clock: None,
         }
     }
 
@@ -160,11 +164,18 @@ impl GuardBuilder {
         self
     }
 
+    /// Quota windows follow this clock instead of the system's (tests move time by hand).
+    pub fn quota_clock(mut self, clock: Arc<dyn crate::quota::Clock>) -> Self {
+        self.quota_clock = Some(clock);
+        self
+    }
+
     pub async fn build(self) -> Result<Guard, StartError> {
         let GuardBuilder {
             config,
             credentials,
             source,
+            quota_clock,
         } = self;
         let snapshot = Snapshot::compile_checked(&config, 1)?;
 
@@ -251,6 +262,11 @@ impl GuardBuilder {
         crate::telemetry::metrics::install();
         crate::telemetry::metrics::set_config_version(&snapshot.version);
         let ops = Ops::from_config(&config);
+        let quotas = crate::quota::Quotas::from_config(
+            &config.quotas,
+            quota_clock.unwrap_or_else(|| Arc::new(crate::quota::SystemClock)),
+        )
+        .await?;
         let live = Arc::new(ArcSwap::from_pointee(snapshot));
         let watch = config
             .reload
@@ -270,6 +286,7 @@ impl GuardBuilder {
                 account,
                 upstream,
                 ops,
+                quotas: Arc::new(quotas),
             }),
             reloader,
             watch,

@@ -7,6 +7,8 @@
 //!   once, hostile forms refused), and which resource ARNs the call is authorized against.
 //! - [`policy`]: a pure IAM/SCP-style engine; compiled once per configuration, evaluated per request.
 //! - [`aws`]: the proxy's own credentials (standard AWS chain, cached) and SigV4 signing.
+//! - [`quota`]: per-caller request and token quotas and money budgets (in-process or Redis counters),
+//!   checked after authorization and charged when the response ends.
 //! - [`upstream`]: the pooled connection to Bedrock Runtime.
 //! - [`http`]: the handler tying the phases together, and the one mapping from errors to AWS-shaped
 //!   responses.
@@ -30,6 +32,7 @@ pub mod guard;
 pub mod http;
 pub mod ops;
 pub mod policy;
+pub mod quota;
 mod state;
 pub mod telemetry;
 pub mod upstream;

@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::aws::{AccountResolver, CredentialCache, CredentialsError, RoleSessions};
 use crate::config::Snapshot;
 use crate::ops::Ops;
+use crate::quota::Quotas;
 use crate::upstream::Upstream;
 
 /// State shared by all requests. Only `live` changes after start (hot reload swaps whole snapshots).
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) account: AccountResolver,
     pub(crate) upstream: Upstream,
     pub(crate) ops: Ops,
+    /// Quota counters: outlive every snapshot, so reloads keep the counts.
+    pub(crate) quotas: Arc<Quotas>,
 }
 
 impl Shared {

@@ -48,6 +48,8 @@ pub struct Snapshot {
     pub region: Option<String>,
     /// The configured account of the proxy, if any.
     pub account_id: Option<String>,
+    /// `[[quotas.rules]]` and `[[pricing]]`, compiled (the counters live in the guard, not here).
+    pub quotas: crate::quota::QuotaSet,
     principals: Vec<Arc<Principal>>,
     by_name: HashMap<String, usize>,
     fixed: Arc<Principal>,
@@ -204,6 +206,8 @@ impl Snapshot {
             let _: Expectation = test.expect;
         }
 
+        let quotas = compile_quotas(config, &principals, &fixed)?;
+
         let content_hash = content_hash(config, &read, &shadow_sources);
         let mut policy_origins: Vec<String> = read.iter().map(|s| s.origin.clone()).collect();
         policy_origins.sort();
@@ -225,6 +229,7 @@ impl Snapshot {
             known_models: config.catalog.models.clone(),
             region: config.region.clone(),
             account_id: config.account_id.clone(),
+            quotas,
             principals,
             by_name,
             fixed,
@@ -266,6 +271,32 @@ impl Snapshot {
     pub fn principals(&self) -> &[Arc<Principal>] {
         &self.principals
     }
+}
+
+fn compile_quotas(
+    config: &Config,
+    principals: &[Arc<Principal>],
+    fixed: &Arc<Principal>,
+) -> Result<crate::quota::QuotaSet, ConfigError> {
+    let known_groups: Vec<&str> = config.groups.iter().map(|g| g.name.as_str()).collect();
+    let groups_of = config
+        .principals
+        .iter()
+        .map(|p| (p.name.clone(), p.groups.clone()))
+        .collect();
+    let mut everyone: Vec<&Principal> = principals.iter().map(|p| &**p).collect();
+    everyone.push(fixed);
+    crate::quota::QuotaSet::compile(
+        &config.quotas,
+        &config.pricing,
+        &known_groups,
+        groups_of,
+        &everyone,
+    )
+    .map_err(|err| ConfigError::Invalid {
+        origin: "quotas".to_owned(),
+        message: err.to_string(),
+    })
 }
 
 fn build_principal(

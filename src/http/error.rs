@@ -9,6 +9,7 @@ use crate::auth::AuthError;
 use crate::aws::{CredentialsError, SigningError};
 use crate::classify::ClassifyError;
 use crate::http::headers::InvalidHeader;
+use crate::quota::Refusal;
 use crate::upstream::UpstreamError;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,8 @@ pub enum GuardError {
     Upstream(#[from] UpstreamError),
     #[error("bedrock-guard is handling its limit of {limit} concurrent requests; retry later")]
     Overloaded { limit: usize },
+    #[error(transparent)]
+    Quota(#[from] Refusal),
 }
 
 impl GuardError {
@@ -82,6 +85,18 @@ impl GuardError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
             ),
+            // Per-minute limits: retried by SDKs with backoff, as Bedrock's own throttling.
+            GuardError::Quota(Refusal::Throttled { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException")
+            }
+            // Budgets: not retried; the message names the quota and when it resets.
+            GuardError::Quota(Refusal::Exhausted { .. }) => {
+                (StatusCode::BAD_REQUEST, "ServiceQuotaExceededException")
+            }
+            GuardError::Quota(Refusal::BackendUnavailable) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
         }
     }
 
@@ -92,7 +107,17 @@ impl GuardError {
 
     pub fn into_response_with_id(self, request_id: &str) -> Response {
         let (status, code) = self.status_and_code();
-        aws_error_response(status, code, &self.to_string(), request_id)
+        let mut response = aws_error_response(status, code, &self.to_string(), request_id);
+        if let GuardError::Quota(Refusal::Throttled {
+            retry_after_secs, ..
+        }) = self
+        {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs),
+            );
+        }
+        response
     }
 }
 
@@ -141,6 +166,18 @@ mod tests {
     }
 
     #[test]
+    fn throttling_carries_retry_after() {
+        let response = GuardError::Quota(Refusal::Throttled {
+            quota: "q".into(),
+            what: "requests",
+            limit: 1,
+            retry_after_secs: 7,
+        })
+        .into_response_with_id("r");
+        assert_eq!(response.headers()["retry-after"], "7");
+    }
+
+    #[test]
     fn status_table() {
         let endpoint = || "http://x".to_owned();
         let cases: Vec<(GuardError, u16, &str)> = vec![
@@ -186,6 +223,32 @@ mod tests {
             ),
             (
                 GuardError::Overloaded { limit: 1 },
+                503,
+                "ServiceUnavailableException",
+            ),
+            (
+                GuardError::Quota(Refusal::Throttled {
+                    quota: "q".into(),
+                    what: "requests",
+                    limit: 1,
+                    retry_after_secs: 3,
+                }),
+                429,
+                "ThrottlingException",
+            ),
+            (
+                GuardError::Quota(Refusal::Exhausted {
+                    quota: "q".into(),
+                    what: "USD",
+                    period: "day",
+                    limit: "$1.00".into(),
+                    resets_at: "2026-12-02T00:00:00Z".into(),
+                }),
+                400,
+                "ServiceQuotaExceededException",
+            ),
+            (
+                GuardError::Quota(Refusal::BackendUnavailable),
                 503,
                 "ServiceUnavailableException",
             ),

@@ -140,7 +140,19 @@ async fn proxy(
         client_ip: peer,
     };
     authorize(shared, snapshot, &target, &inbound, request_id, audit).await?;
-    forward(shared, &target, &parts.method, &parts.headers, body, audit).await
+    let allowance = crate::quota::enforce::admit_call(
+        shared,
+        snapshot,
+        &caller,
+        &route,
+        body_model.as_ref(),
+        &body,
+        audit,
+    )
+    .await?;
+    let mut response = forward(shared, &target, &parts.method, &parts.headers, body, audit).await?;
+    allowance.write_headers(response.headers_mut());
+    Ok(response)
 }
 
 /// What one request asks for, once authenticated and classified.
