@@ -74,6 +74,11 @@ impl Guard {
         &self.shared.region
     }
 
+    /// The quota counter store (its Redis health, for waiting on a recovery).
+    pub fn quotas(&self) -> &Arc<crate::quota::Quotas> {
+        &self.shared.quotas
+    }
+
     /// The upstream base URL.
     pub fn upstream_endpoint(&self) -> &str {
         self.shared.upstream.base()

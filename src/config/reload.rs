@@ -269,6 +269,15 @@ fn restart_required(running: &Config, candidate: &Config) -> Vec<String> {
         "limits.idle_timeout_secs",
         a.idle_timeout_secs != b.idle_timeout_secs,
     );
+    // The counter store is opened once; entries, limits and prices reload.
+    check(
+        "quotas.backend",
+        running.quotas.backend != candidate.quotas.backend,
+    );
+    check(
+        "quotas.redis_timeout_ms",
+        running.quotas.redis_timeout_ms != candidate.quotas.redis_timeout_ms,
+    );
     changed
 }
 

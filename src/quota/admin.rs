@@ -124,6 +124,7 @@ pub(crate) async fn quotas(State(state): State<AdminState>) -> Json<serde_json::
     let counters = quotas.usage(&snapshot.quotas).await;
     Json(serde_json::json!({
         "backend": quotas.backend_name(),
+        "backend_status": quotas.backend_status().map(|s| *s.borrow()),
         "config_version": snapshot.version,
         "now": rfc3339(quotas.clock().now_ms() / 1000),
         "quotas": snapshot.quotas.rules().iter().map(|r| r.name.to_string()).collect::<Vec<_>>(),

@@ -61,7 +61,6 @@ pub struct QuotaStartError(#[from] RedisQuotaError);
 impl Quotas {
     /// In-process counters only.
     pub fn in_process(clock: Arc<dyn Clock>) -> Self {
-        metrics::describe();
         Self {
             clock,
             local: LocalStore::new(),
@@ -86,6 +85,11 @@ impl Quotas {
             }
         }
         Ok(quotas)
+    }
+
+    /// The shared store's health (`None` for in-process counters).
+    pub fn backend_status(&self) -> Option<tokio::sync::watch::Receiver<redis::BackendStatus>> {
+        self.redis.as_ref().map(RedisStore::status)
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -170,6 +174,7 @@ impl Quotas {
         };
         match redis.admit(targets, now, &admission).await {
             Ok(answer) => {
+                redis.set_connected(true);
                 if self.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!("quota backend: Redis answers again; counters are shared again");
                 }
@@ -200,6 +205,7 @@ impl Quotas {
             }
             Err(err) => {
                 metrics::record_backend_error("admit");
+                redis.set_connected(false);
                 if !self.degraded.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error = %err, on_backend_error = ?set.on_backend_error, "quota backend: Redis unreachable");
                 }
@@ -210,12 +216,15 @@ impl Quotas {
                         let after = self.local.admit(targets, now, reserved)?;
                         // Replayed to Redis once it is back.
                         for target in targets {
-                            redis.charge(Charge {
-                                key: target.key.clone(),
-                                limits: target.rule.limits,
-                                delta: admission,
-                                at: *now,
-                            });
+                            let delta = admission.masked(&target.rule.limits);
+                            if !delta.is_zero() {
+                                redis.charge(Charge {
+                                    key: target.key.clone(),
+                                    limits: target.rule.limits,
+                                    delta,
+                                    at: *now,
+                                });
+                            }
                         }
                         Ok(Some(after))
                     }
@@ -273,17 +282,18 @@ impl Admission {
         for target in &self.targets {
             let limits = &target.rule.limits;
             for (delta, at) in [(&returned, &self.at), (&used, &now)] {
+                let delta = delta.masked(limits);
                 if delta.is_zero() {
                     continue;
                 }
                 self.quotas
                     .local
-                    .apply(&target.key, limits, delta, at, &now);
+                    .apply(&target.key, limits, &delta, at, &now);
                 if let Some(redis) = &self.quotas.redis {
                     redis.charge(Charge {
                         key: target.key.clone(),
                         limits: *limits,
-                        delta: *delta,
+                        delta,
                         at: *at,
                     });
                 }

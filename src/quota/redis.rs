@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::clock::Windows;
 use super::counts::{Counts, Delta};
@@ -24,6 +24,8 @@ const PREFIX: &str = "bedrock-guard:quota:";
 /// long outage.
 const MAX_PENDING: usize = 100_000;
 const BATCH: usize = 512;
+/// How often an idle pipeline probes Redis while it is marked unreachable.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 
 const ADMIT: &str = r#"
 -- KEYS: 4 per target (current minute, previous minute, day, month).
@@ -108,8 +110,18 @@ pub struct Charge {
     pub at: Windows,
 }
 
+/// How the shared store is doing, as last seen (admin API, tests waiting for a recovery).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BackendStatus {
+    /// The last round trip (check, charge or health probe) succeeded.
+    pub connected: bool,
+    /// Charges waiting to be sent (they wait while Redis is unreachable).
+    pub pending_charges: usize,
+}
+
 pub struct RedisStore {
     client: redis::Client,
+    status: watch::Sender<BackendStatus>,
     connection: Arc<ArcSwapOption<ConnectionManager>>,
     script: redis::Script,
     timeout: Duration,
@@ -142,7 +154,9 @@ impl RedisStore {
         })?;
         let connection = Arc::new(ArcSwapOption::empty());
         let (charges, queue) = mpsc::unbounded_channel();
+        let (status, _) = watch::channel(BackendStatus::default());
         let store = RedisStore {
+            status,
             client,
             connection,
             script: redis::Script::new(ADMIT),
@@ -151,7 +165,10 @@ impl RedisStore {
         };
         let first = tokio::time::timeout(timeout.max(Duration::from_secs(2)), store.open()).await;
         match first {
-            Ok(Ok(manager)) => store.connection.store(Some(Arc::new(manager))),
+            Ok(Ok(manager)) => {
+                store.connection.store(Some(Arc::new(manager)));
+                store.set_connected(true);
+            }
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "quota backend: cannot connect to Redis yet; retrying in the background");
                 store.reconnect_in_background();
@@ -163,8 +180,22 @@ impl RedisStore {
                 store.reconnect_in_background();
             }
         }
-        tokio::spawn(pipeline(store.connection.clone(), queue, timeout));
+        tokio::spawn(pipeline(
+            store.connection.clone(),
+            queue,
+            timeout,
+            store.status.clone(),
+        ));
         Ok(store)
+    }
+
+    pub fn status(&self) -> watch::Receiver<BackendStatus> {
+        self.status.subscribe()
+    }
+
+    pub(super) fn set_connected(&self, connected: bool) {
+        self.status
+            .send_if_modified(|s| std::mem::replace(&mut s.connected, connected) != connected);
     }
 
     async fn open(&self) -> Result<ConnectionManager, redis::RedisError> {
@@ -333,14 +364,35 @@ async fn pipeline(
     connection: Arc<ArcSwapOption<ConnectionManager>>,
     mut queue: mpsc::UnboundedReceiver<Charge>,
     timeout: Duration,
+    status: watch::Sender<BackendStatus>,
 ) {
     let mut pending: Vec<Charge> = Vec::new();
     let mut backoff = Duration::from_millis(100);
+    let report = |connected: bool, pending: usize| {
+        status.send_if_modified(|s| {
+            let next = BackendStatus {
+                connected,
+                pending_charges: pending,
+            };
+            std::mem::replace(s, next) != next
+        });
+    };
     loop {
         if pending.is_empty() {
-            match queue.recv().await {
-                Some(charge) => pending.push(charge),
-                None => return,
+            // Idle: while Redis is marked unreachable, probe it so recovery is noticed without
+            // waiting for traffic.
+            match tokio::time::timeout(PROBE_INTERVAL, queue.recv()).await {
+                Ok(Some(charge)) => pending.push(charge),
+                Ok(None) => return,
+                Err(_) => {
+                    if !status.borrow().connected {
+                        if let Some(manager) = connection.load_full() {
+                            let ok = ping(&manager, timeout).await;
+                            report(ok, 0);
+                        }
+                    }
+                    continue;
+                }
             }
         }
         while pending.len() < MAX_PENDING {
@@ -357,8 +409,10 @@ async fn pipeline(
         if sent {
             pending.drain(..batch);
             backoff = Duration::from_millis(100);
+            report(true, pending.len());
         } else {
             quota_metrics::record_backend_error("charge");
+            report(false, pending.len());
             if pending.len() >= MAX_PENDING {
                 let dropped = pending.len() + 1 - MAX_PENDING;
                 pending.drain(..dropped);
@@ -380,6 +434,13 @@ async fn pipeline(
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
     }
+}
+
+async fn ping(manager: &ConnectionManager, timeout: Duration) -> bool {
+    let mut connection = manager.clone();
+    let result: Result<Result<String, _>, _> =
+        tokio::time::timeout(timeout * 4, redis::cmd("PING").query_async(&mut connection)).await;
+    matches!(result, Ok(Ok(_)))
 }
 
 async fn send(manager: &ConnectionManager, charges: &[Charge], timeout: Duration) -> bool {

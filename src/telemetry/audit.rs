@@ -215,6 +215,9 @@ impl Audit {
             "audit"
         );
         metrics::record_request(operation, self.decision, status, latency);
+        if self.decision == "deny" {
+            metrics::record_denial(self.rule.as_deref().unwrap_or("implicit"));
+        }
         metrics::record_upstream(operation, self.upstream_latency, self.upstream_ttfb);
         if let Some(model) = &self.model {
             metrics::record_tokens(&self.principal, model, tokens.input, tokens.output);
