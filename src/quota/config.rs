@@ -115,4 +115,9 @@ pub struct PricingConfig {
     pub models: Vec<String>,
     pub input_per_1k: f64,
     pub output_per_1k: f64,
+    /// Prompt-cache reads and writes, where Bedrock reports them; unset: the input price.
+    #[serde(default)]
+    pub cache_read_per_1k: Option<f64>,
+    #[serde(default)]
+    pub cache_write_per_1k: Option<f64>,
 }

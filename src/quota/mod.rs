@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 
+use crate::telemetry::tokens::Tokens;
+
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{OnBackendError, PricingConfig, QuotaConfig, QuotasConfig};
 pub use counts::{Refusal, Remaining};
@@ -268,15 +270,16 @@ pub struct Admission {
 impl Admission {
     /// Charges what the response used (the reservation, if any, is given back). Never waits: with
     /// Redis the charge is queued for the pipeline.
-    pub fn settle(self, input: Option<u64>, output: Option<u64>) {
-        let (input, output) = (input.unwrap_or(0), output.unwrap_or(0));
+    pub fn settle(self, tokens: &Tokens) {
+        // Token limits count what the model read and wrote; prompt-cache tokens only cost money.
+        let (input, output) = (tokens.input.unwrap_or(0), tokens.output.unwrap_or(0));
         let now = Windows::at(self.quotas.clock.now_ms());
         let used = Delta {
             requests: 0,
             tokens: (input + output) as i64,
             input: input as i64,
             output: output as i64,
-            usd: self.price.map_or(0, |p| p.micro_usd(input, output) as i64),
+            usd: self.price.map_or(0, |p| p.micro_usd(tokens) as i64),
         };
         let returned = self.reserved.negated();
         for target in &self.targets {
@@ -405,7 +408,11 @@ pub(crate) mod tests {
         };
         let admission = quotas.admit(&set, &call(&a), 0).await.unwrap().unwrap();
         assert_eq!(admission.remaining.tokens, Some(100));
-        admission.settle(Some(60), Some(40));
+        admission.settle(&Tokens {
+            input: Some(60),
+            output: Some(40),
+            ..Tokens::default()
+        });
         // b shares team ml's budget, now used up; c is under no entry.
         let refused = quotas.admit(&set, &call(&b), 0).await.unwrap_err();
         assert!(matches!(refused, Refusal::Exhausted { .. }), "{refused:?}");
@@ -417,6 +424,63 @@ pub(crate) mod tests {
         // The next UTC day starts afresh.
         clock.advance(Duration::from_secs(86_400));
         assert!(quotas.admit(&set, &call(&b), 0).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_reservation_holds_max_tokens_until_the_real_usage_is_charged() {
+        let config: QuotasConfig =
+            toml::from_str("[[rules]]\nname = \"t\"\ntokens_per_minute = 1000\n").unwrap();
+        let set = QuotaSet::compile(&config, &[], &[], Default::default(), &[]).unwrap();
+        let quotas = Arc::new(Quotas::in_process(Arc::new(ManualClock::at(60_000 * 50))));
+        let p = principal("a", &[]);
+        let call = CallInfo {
+            principal: &p,
+            operation: crate::classify::Operation::Converse,
+            model: "m",
+        };
+        let first = quotas.admit(&set, &call, 600).await.unwrap().unwrap();
+        assert_eq!(first.remaining.tokens, Some(400));
+        let second = quotas.admit(&set, &call, 600).await.unwrap().unwrap();
+        // 1,200 reserved >= 1,000: a third call waits for the first two to end.
+        assert!(quotas.admit(&set, &call, 600).await.is_err());
+        for admission in [first, second] {
+            admission.settle(&Tokens {
+                input: Some(10),
+                output: Some(20),
+                ..Tokens::default()
+            });
+        }
+        let third = quotas.admit(&set, &call, 0).await.unwrap().unwrap();
+        assert_eq!(third.remaining.tokens, Some(940));
+    }
+
+    #[test]
+    fn prompt_cache_tokens_are_priced_apart_or_at_the_input_price() {
+        let pricing = vec![PricingConfig {
+            models: vec!["a*".into()],
+            input_per_1k: 1.0,
+            output_per_1k: 2.0,
+            cache_read_per_1k: Some(0.1),
+            cache_write_per_1k: None,
+        }];
+        let set = QuotaSet::compile(
+            &QuotasConfig::default(),
+            &pricing,
+            &[],
+            Default::default(),
+            &[],
+        )
+        .unwrap();
+        let price = set.price("a-model").unwrap();
+        let tokens = Tokens {
+            input: Some(1000),
+            output: Some(1000),
+            cache_read: Some(1000),
+            cache_write: Some(1000),
+        };
+        // $1 + $2 + $0.10 + $1 (writes at the input price).
+        assert_eq!(price.micro_usd(&tokens), 4_100_000);
+        assert!(set.price("b-model").is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::config::{OnBackendError, PricingConfig, QuotaConfig, QuotasConfig};
 use crate::classify::Operation;
 use crate::policy::glob::{glob_match, Case};
 use crate::policy::Principal;
+use crate::telemetry::tokens::Tokens;
 
 /// Micro-dollars per dollar: money is counted in integers so every replica adds the same way.
 pub const MICRO_USD: f64 = 1_000_000.0;
@@ -65,13 +66,20 @@ pub struct QuotaRule {
 pub struct Price {
     pub input_per_1k: f64,
     pub output_per_1k: f64,
+    pub cache_read_per_1k: f64,
+    pub cache_write_per_1k: f64,
 }
 
 impl Price {
     /// The cost of a call in micro-dollars (rounded to the nearest).
-    pub fn micro_usd(&self, input: u64, output: u64) -> u64 {
+    pub fn micro_usd(&self, tokens: &Tokens) -> u64 {
+        let cost = |count: Option<u64>, per_1k: f64| count.unwrap_or(0) as f64 * per_1k;
         // USD per 1k tokens -> micro-USD per token is * 1,000.
-        (input as f64 * self.input_per_1k * 1000.0 + output as f64 * self.output_per_1k * 1000.0)
+        ((cost(tokens.input, self.input_per_1k)
+            + cost(tokens.output, self.output_per_1k)
+            + cost(tokens.cache_read, self.cache_read_per_1k)
+            + cost(tokens.cache_write, self.cache_write_per_1k))
+            * 1000.0)
             .round() as u64
     }
 }
@@ -127,7 +135,14 @@ impl QuotaSet {
             if entry.models.is_empty() {
                 return Err(fail("names no models"));
             }
-            for price in [entry.input_per_1k, entry.output_per_1k] {
+            let cache_read = entry.cache_read_per_1k.unwrap_or(entry.input_per_1k);
+            let cache_write = entry.cache_write_per_1k.unwrap_or(entry.input_per_1k);
+            for price in [
+                entry.input_per_1k,
+                entry.output_per_1k,
+                cache_read,
+                cache_write,
+            ] {
                 if !price.is_finite() || price < 0.0 {
                     return Err(fail("prices must be finite and not negative"));
                 }
@@ -137,6 +152,8 @@ impl QuotaSet {
                 Price {
                     input_per_1k: entry.input_per_1k,
                     output_per_1k: entry.output_per_1k,
+                    cache_read_per_1k: cache_read,
+                    cache_write_per_1k: cache_write,
                 },
             ));
         }

@@ -186,7 +186,7 @@ impl Audit {
         }
         // Quotas are charged from the same meter as the event (a call cut short: what was metered).
         if let Some(admission) = self.quota.take() {
-            admission.settle(tokens.input, tokens.output);
+            admission.settle(&tokens);
         }
         let latency = self.started.elapsed();
         let operation = self.operation.map(Operation::name).unwrap_or("unknown");

@@ -24,12 +24,17 @@ pub const CONVERSE_OBSERVE_CAP: usize = 4 * 1024 * 1024;
 
 const INPUT_HEADER: &str = "x-amzn-bedrock-input-token-count";
 const OUTPUT_HEADER: &str = "x-amzn-bedrock-output-token-count";
+const CACHE_READ_HEADER: &str = "x-amzn-bedrock-cache-read-input-token-count";
+const CACHE_WRITE_HEADER: &str = "x-amzn-bedrock-cache-write-input-token-count";
 const INVOCATION_METRICS: &[u8] = b"amazon-bedrock-invocationMetrics";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tokens {
     pub input: Option<u64>,
     pub output: Option<u64>,
+    /// Prompt-cache reads and writes, where Bedrock reports them (priced apart for quotas).
+    pub cache_read: Option<u64>,
+    pub cache_write: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -70,6 +75,8 @@ impl TokenMeter {
                 meter.tokens = Tokens {
                     input: header_u64(headers, INPUT_HEADER),
                     output: header_u64(headers, OUTPUT_HEADER),
+                    cache_read: header_u64(headers, CACHE_READ_HEADER),
+                    cache_write: header_u64(headers, CACHE_WRITE_HEADER),
                 };
             }
             Some(Operation::Converse) => {
@@ -156,6 +163,8 @@ struct WithUsage {
 struct Usage {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_write_input_tokens: Option<u64>,
 }
 
 /// `{"usage": {"inputTokens": .., "outputTokens": ..}, ...}`: a Converse body or a ConverseStream
@@ -165,6 +174,8 @@ fn converse_usage(json: &[u8]) -> Option<Tokens> {
     Some(Tokens {
         input: usage.input_tokens,
         output: usage.output_tokens,
+        cache_read: usage.cache_read_input_tokens,
+        cache_write: usage.cache_write_input_tokens,
     })
 }
 
@@ -184,6 +195,8 @@ struct ChunkBody {
 struct InvocationMetrics {
     input_token_count: Option<u64>,
     output_token_count: Option<u64>,
+    cache_read_input_token_count: Option<u64>,
+    cache_write_input_token_count: Option<u64>,
 }
 
 /// A `chunk` event payload `{"bytes": "<base64 model JSON>"}`; the model JSON of the last chunk carries
@@ -203,6 +216,8 @@ fn invocation_metrics(payload: &[u8]) -> Option<Tokens> {
     Some(Tokens {
         input: metrics.input_token_count,
         output: metrics.output_token_count,
+        cache_read: metrics.cache_read_input_token_count,
+        cache_write: metrics.cache_write_input_token_count,
     })
 }
 
@@ -233,9 +248,28 @@ mod tests {
             m.finish(),
             Tokens {
                 input: Some(11),
-                output: Some(7)
+                output: Some(7),
+                ..Tokens::default()
             }
         );
+    }
+
+    #[test]
+    fn prompt_cache_tokens_are_read_where_bedrock_reports_them() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_READ_HEADER, "100".parse().unwrap());
+        headers.insert(CACHE_WRITE_HEADER, "20".parse().unwrap());
+        let mut m =
+            TokenMeter::for_response(Some(Operation::InvokeModel), StatusCode::OK, &headers);
+        let tokens = m.finish();
+        assert_eq!(
+            (tokens.cache_read, tokens.cache_write),
+            (Some(100), Some(20))
+        );
+        let mut m = meter(Operation::Converse);
+        m.observe(br#"{"usage":{"inputTokens":3,"outputTokens":1,"cacheReadInputTokens":50,"cacheWriteInputTokens":7}}"#);
+        let tokens = m.finish();
+        assert_eq!((tokens.cache_read, tokens.cache_write), (Some(50), Some(7)));
     }
 
     #[test]
@@ -247,7 +281,8 @@ mod tests {
             m.finish(),
             Tokens {
                 input: Some(12),
-                output: Some(5)
+                output: Some(5),
+                ..Tokens::default()
             }
         );
     }
@@ -278,7 +313,8 @@ mod tests {
                 m.finish(),
                 Tokens {
                     input: Some(9),
-                    output: Some(2)
+                    output: Some(2),
+                    ..Tokens::default()
                 }
             );
         }
@@ -300,7 +336,8 @@ mod tests {
             m.finish(),
             Tokens {
                 input: Some(8),
-                output: Some(3)
+                output: Some(3),
+                ..Tokens::default()
             }
         );
     }
