@@ -234,9 +234,17 @@ requests_per_minute = 3
         "0"
     );
 
+    let logs = support::thread_logs::capture();
     let err = converse(&client).await.unwrap_err();
     assert!(err.starts_with("ThrottlingException"), "{err}");
     assert!(err.contains("per-app-rate"), "{err}");
+    let audit = logs
+        .lines()
+        .into_iter()
+        .find(|l| l["fields"]["message"] == "audit" && l["fields"]["outcome"] == "refused")
+        .expect("the refused call is audited");
+    assert_eq!(audit["fields"]["quota"], "per-app-rate");
+    assert_eq!(audit["fields"]["status"], 429);
     let raw = raw_converse(&guard.url).await;
     assert_eq!(raw.status(), 429);
     let retry_after: u64 = raw.headers()["retry-after"]
