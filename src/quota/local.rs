@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::clock::Windows;
@@ -17,6 +18,8 @@ const SHARDS: usize = 64;
 pub struct LocalStore {
     hasher: RandomState,
     shards: Box<[Mutex<Shard>]>,
+    /// Counters held, for the gauge (kept here so the request path never walks the shards).
+    live: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +80,7 @@ impl LocalStore {
         Self {
             hasher: RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            live: AtomicUsize::new(0),
         }
     }
 
@@ -100,13 +104,18 @@ impl LocalStore {
         for (i, target) in targets.iter().enumerate() {
             let limits = &target.rule.limits;
             let mut shard = self.shard(&target.key);
-            shard.sweep(now);
+            if let Some(dropped) = shard.sweep(now) {
+                self.dropped(dropped);
+            }
             let entry = match shard.counters.get_mut(target.key.as_str()) {
                 Some(entry) => entry,
-                None => shard
-                    .counters
-                    .entry(target.key.as_str().into())
-                    .or_insert_with(|| Entry::at(now)),
+                None => {
+                    self.live.fetch_add(1, Ordering::Relaxed);
+                    shard
+                        .counters
+                        .entry(target.key.as_str().into())
+                        .or_insert_with(|| Entry::at(now))
+                }
             };
             entry.roll(now);
             if let Err(refusal) = counts::check(&target.rule.name, limits, &entry.counts, now) {
@@ -139,10 +148,13 @@ impl LocalStore {
         let mut shard = self.shard(key);
         let entry = match shard.counters.get_mut(key) {
             Some(entry) => entry,
-            None => shard
-                .counters
-                .entry(key.into())
-                .or_insert_with(|| Entry::at(now)),
+            None => {
+                self.live.fetch_add(1, Ordering::Relaxed);
+                shard
+                    .counters
+                    .entry(key.into())
+                    .or_insert_with(|| Entry::at(now))
+            }
         };
         entry.roll(now);
         entry.counts.apply(&delta, at, now);
@@ -167,15 +179,7 @@ impl LocalStore {
 
     /// Counters held (idle ones included until their shard's next sweep).
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                s.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .counters
-                    .len()
-            })
-            .sum()
+        self.live.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -185,11 +189,19 @@ impl LocalStore {
     /// Drops every idle counter now (sweeps otherwise happen as shards are used).
     pub fn sweep_all(&self, now: &Windows) {
         for shard in self.shards.iter() {
-            shard
+            let dropped = shard
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .sweep(now);
+            if let Some(dropped) = dropped {
+                self.dropped(dropped);
+            }
         }
+    }
+
+    fn dropped(&self, count: usize) {
+        let before = self.live.fetch_sub(count, Ordering::Relaxed);
+        super::metrics::record_counters(before.saturating_sub(count));
     }
 }
 
@@ -202,16 +214,19 @@ fn request_of(reserve: &Delta) -> Delta {
 }
 
 impl Shard {
-    fn sweep(&mut self, now: &Windows) {
+    /// Drops idle counters the first time the shard is used in a new minute; how many, if it swept.
+    fn sweep(&mut self, now: &Windows) -> Option<usize> {
         if self.swept_minute == now.minute {
-            return;
+            return None;
         }
         self.swept_minute = now.minute;
+        let before = self.counters.len();
         self.counters.retain(|_, entry| {
             let mut rolled = *entry;
             rolled.roll(now);
             !rolled.counts.is_zero()
         });
+        Some(before - self.counters.len())
     }
 }
 

@@ -41,8 +41,9 @@ pub fn record_rejection(quota: &str, limit: &'static str) {
     metrics::counter!(REJECTIONS, "quota" => quota.to_owned(), "limit" => limit).increment(1);
 }
 
-pub fn record_usage(quota: &str, ratio: f64) {
-    metrics::gauge!(USAGE, "quota" => quota.to_owned()).set(ratio);
+/// The usage gauge of one quota (registered once per compiled entry: no lookup per call).
+pub fn usage_gauge(quota: &str) -> metrics::Gauge {
+    metrics::gauge!(USAGE, "quota" => quota.to_owned())
 }
 
 pub fn record_counters(count: usize) {

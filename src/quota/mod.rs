@@ -144,13 +144,11 @@ impl Quotas {
         let mut remaining = Remaining::default();
         for (target, counts) in targets.iter().zip(&after) {
             remaining.tighten(&target.rule.limits, counts, &now);
-            metrics::record_usage(
-                &target.rule.name,
-                Remaining::usage_ratio(&target.rule.limits, counts, &now),
-            );
-        }
-        if self.redis.is_none() {
-            metrics::record_counters(self.local.len());
+            target.rule.usage_gauge().set(Remaining::usage_ratio(
+                &target.rule.limits,
+                counts,
+                &now,
+            ));
         }
         Ok(Some(Admission {
             quotas: Arc::clone(self),

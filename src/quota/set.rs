@@ -59,6 +59,8 @@ pub struct QuotaRule {
     operations: Vec<Operation>,
     per: Vec<Partition>,
     pub limits: Limits,
+    /// Registered on first use, after the metrics recorder is installed.
+    usage_gauge: std::sync::OnceLock<metrics::Gauge>,
 }
 
 /// The per-model token price, USD per 1,000 tokens.
@@ -293,6 +295,11 @@ impl QuotaSet {
 }
 
 impl QuotaRule {
+    pub fn usage_gauge(&self) -> &metrics::Gauge {
+        self.usage_gauge
+            .get_or_init(|| super::metrics::usage_gauge(&self.name))
+    }
+
     fn what_matches(&self, operation: Operation, model: &str) -> bool {
         (self.operations.is_empty() || self.operations.contains(&operation))
             && (self.models.is_empty()
@@ -407,5 +414,6 @@ fn compile_rule(
         operations,
         per,
         limits,
+        usage_gauge: std::sync::OnceLock::new(),
     })
 }
