@@ -148,6 +148,12 @@ impl RedisStore {
     /// Connects (waiting at most `timeout` for the first connection; it keeps trying in the
     /// background after that) and starts the charge pipeline. Must run inside a Tokio runtime.
     pub async fn connect(url: &str, timeout: Duration) -> Result<RedisStore, RedisQuotaError> {
+        if url.starts_with("rediss") {
+            // The Redis client builds its TLS config from the process-wide rustls provider, and two
+            // providers are compiled in (the AWS SDK brings its own): name one unless the embedding
+            // program already did.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let client = redis::Client::open(url).map_err(|source| RedisQuotaError::Url {
             url: redact(url),
             source,
@@ -508,5 +514,43 @@ pub fn redact(url: &str) -> String {
             format!("{}://***@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("rediss://user:secret@cache.example:6379/0"),
+            "rediss://***@cache.example:6379/0"
+        );
+        assert_eq!(
+            redact("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+    }
+
+    /// A TLS URL builds its TLS configuration without panicking; a server that never answers leaves
+    /// the store disconnected (retrying in the background) instead of failing the start.
+    #[tokio::test]
+    async fn a_tls_backend_that_does_not_answer_starts_disconnected() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let store = RedisStore::connect(
+            &format!("rediss://127.0.0.1:{port}/0"),
+            Duration::from_millis(100),
+        )
+        .await
+        .unwrap();
+        assert!(!store.status().borrow().connected);
     }
 }
