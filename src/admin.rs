@@ -43,6 +43,7 @@ pub fn router(state: AdminState, extra: Router) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .route("/admin/quotas", get(crate::quota::admin::quotas))
         .with_state(state)
         .merge(extra)
 }

@@ -87,6 +87,8 @@ pub struct Answer {
     /// What may make this answer differ from the proxy's for the same call (defaults and unset keys
     /// the principal's policies read).
     pub warnings: Vec<String>,
+    /// The `[[quotas.rules]]` entries the call falls under, in config order.
+    pub quotas: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -257,7 +259,18 @@ fn ask_inner(
         &checks,
         account_source,
     );
+    let call = crate::quota::CallInfo {
+        principal,
+        operation,
+        model: question.model,
+    };
+    let quotas = snapshot
+        .quotas
+        .applying(&call)
+        .map(|rule| rule.name.to_string())
+        .collect();
     Ok(Asked::Answer(Box::new(Answer {
+        quotas,
         principal: Arc::clone(principal),
         operation,
         action,

@@ -509,6 +509,7 @@ fn explain(args: ExplainArgs) -> ExitCode {
             .into();
         json["warnings"] = answer.warnings.clone().into();
         json["message"] = message.into();
+        json["quotas"] = answer.quotas.clone().into();
         println!("{json}");
         return ExitCode::SUCCESS;
     }
@@ -566,6 +567,9 @@ fn explain(args: ExplainArgs) -> ExitCode {
     );
     if let Some(message) = message {
         println!("client sees: {message}");
+    }
+    if !answer.quotas.is_empty() {
+        println!("quotas:   {}", answer.quotas.join(", "));
     }
     for warning in &answer.warnings {
         println!("warning: {warning}");

@@ -33,6 +33,8 @@ pub enum StartError {
     Upstream(#[from] UpstreamError),
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Quotas(#[from] crate::quota::QuotaStartError),
 }
 
 /// A configured guard, ready to serve.
@@ -50,6 +52,7 @@ pub struct GuardBuilder {
     config: Config,
     credentials: Option<SharedCredentialsProvider>,
     source: Option<(PathBuf, Overrides)>,
+    quota_clock: Option<Arc<dyn crate::quota::Clock>>,
 }
 
 impl Guard {
@@ -58,6 +61,7 @@ impl Guard {
             config,
             credentials: None,
             source: None,
+            quota_clock: None,
         }
     }
 
@@ -69,6 +73,11 @@ impl Guard {
     /// The region the guard signs for and calls.
     pub fn region(&self) -> &str {
         &self.shared.region
+    }
+
+    /// The quota counter store (its Redis health, for waiting on a recovery).
+    pub fn quotas(&self) -> &Arc<crate::quota::Quotas> {
+        &self.shared.quotas
     }
 
     /// The upstream base URL.
@@ -188,11 +197,18 @@ impl GuardBuilder {
         self
     }
 
+    /// Quota windows follow this clock instead of the system's (tests move time by hand).
+    pub fn quota_clock(mut self, clock: Arc<dyn crate::quota::Clock>) -> Self {
+        self.quota_clock = Some(clock);
+        self
+    }
+
     pub async fn build(self) -> Result<Guard, StartError> {
         let GuardBuilder {
             config,
             credentials,
             source,
+            quota_clock,
         } = self;
         let snapshot = Snapshot::compile_checked(&config, 1)?;
 
@@ -288,6 +304,11 @@ impl GuardBuilder {
             &sdk_config,
             &served_regions,
         ));
+        let quotas = crate::quota::Quotas::from_config(
+            &config.quotas,
+            quota_clock.unwrap_or_else(|| Arc::new(crate::quota::SystemClock)),
+        )
+        .await?;
         let live = Arc::new(ArcSwap::from_pointee(snapshot));
         let watch = config
             .reload
@@ -308,6 +329,7 @@ impl GuardBuilder {
                 upstream,
                 ops,
                 control_plane,
+                quotas: Arc::new(quotas),
             }),
             reloader,
             watch,

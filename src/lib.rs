@@ -13,6 +13,8 @@
 //!   from the Bedrock control plane and cached (built-in tables when it cannot be asked).
 //! - [`discovery`]: the control plane's model listings (ListInferenceProfiles, ...) served to
 //!   clients, filtered to what each caller's policy lets it invoke.
+//! - [`quota`]: per-caller request and token quotas and money budgets (in-process or Redis counters),
+//!   checked after authorization and charged when the response ends.
 //! - [`upstream`]: the pooled connection to Bedrock Runtime.
 //! - [`http`]: the handler tying the phases together, the bidirectional-stream relay, and the one
 //!   mapping from errors to AWS-shaped (or, on the OpenAI-compatible routes, OpenAI-shaped) responses.
@@ -38,6 +40,7 @@ pub mod guard;
 pub mod http;
 pub mod ops;
 pub mod policy;
+pub mod quota;
 mod state;
 pub mod telemetry;
 pub mod upstream;

@@ -12,6 +12,7 @@ use crate::aws::{AccountResolver, CredentialCache, CredentialsError, RoleSession
 use crate::config::Snapshot;
 use crate::controlplane::ControlPlane;
 use crate::ops::Ops;
+use crate::quota::Quotas;
 use crate::upstream::Upstream;
 
 /// State shared by all requests. Only `live` changes after start (hot reload swaps whole snapshots).
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) ops: Ops,
     /// What wrappers route to, per served region (the control-plane cache).
     pub(crate) control_plane: Arc<ControlPlane>,
+    /// Quota counters: outlive every snapshot, so reloads keep the counts.
+    pub(crate) quotas: Arc<Quotas>,
 }
 
 impl Shared {

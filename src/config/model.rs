@@ -71,6 +71,12 @@ pub struct Config {
     /// Model ids the lints know besides the built-in catalog.
     #[serde(default)]
     pub catalog: CatalogConfig,
+    /// Request and token quotas and money budgets (`[quotas]`, `[[quotas.rules]]`).
+    #[serde(default)]
+    pub quotas: crate::quota::QuotasConfig,
+    /// Token prices for money budgets, first matching entry wins.
+    #[serde(default)]
+    pub pricing: Vec<crate::quota::PricingConfig>,
     /// Directory relative policy paths are resolved against (the config file's directory); not a file key.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -102,6 +108,8 @@ impl Default for Config {
             principals: Vec::new(),
             policy_tests: Vec::new(),
             catalog: CatalogConfig::default(),
+            quotas: crate::quota::QuotasConfig::default(),
+            pricing: Vec::new(),
             base_dir: PathBuf::from("."),
             file_text: String::new(),
         }

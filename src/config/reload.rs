@@ -295,6 +295,15 @@ fn restart_required(running: &Config, candidate: &Config) -> Vec<String> {
         "limits.max_concurrent_streams",
         a.max_concurrent_streams != b.max_concurrent_streams,
     );
+    // The counter store is opened once; entries, limits and prices reload.
+    check(
+        "quotas.backend",
+        running.quotas.backend != candidate.quotas.backend,
+    );
+    check(
+        "quotas.redis_timeout_ms",
+        running.quotas.redis_timeout_ms != candidate.quotas.redis_timeout_ms,
+    );
     changed
 }
 

@@ -52,6 +52,8 @@ pub struct Snapshot {
     pub account_id: Option<String>,
     /// Which S3 locations each caller may name in a request.
     pub s3_locations: S3Allowlists,
+    /// `[[quotas.rules]]` and `[[pricing]]`, compiled (the counters live in the guard, not here).
+    pub quotas: crate::quota::QuotaSet,
     principals: Vec<Arc<Principal>>,
     by_name: HashMap<String, usize>,
     fixed: Arc<Principal>,
@@ -209,6 +211,7 @@ impl Snapshot {
         }
 
         let s3_locations = S3Allowlists::compile(config)?;
+        let quotas = compile_quotas(config, &principals, &fixed)?;
 
         let content_hash = content_hash(config, &read, &shadow_sources);
         let mut policy_origins: Vec<String> = read.iter().map(|s| s.origin.clone()).collect();
@@ -233,6 +236,7 @@ impl Snapshot {
             region: config.region.clone(),
             account_id: config.account_id.clone(),
             s3_locations,
+            quotas,
             principals,
             by_name,
             fixed,
@@ -274,6 +278,32 @@ impl Snapshot {
     pub fn principals(&self) -> &[Arc<Principal>] {
         &self.principals
     }
+}
+
+fn compile_quotas(
+    config: &Config,
+    principals: &[Arc<Principal>],
+    fixed: &Arc<Principal>,
+) -> Result<crate::quota::QuotaSet, ConfigError> {
+    let known_groups: Vec<&str> = config.groups.iter().map(|g| g.name.as_str()).collect();
+    let groups_of = config
+        .principals
+        .iter()
+        .map(|p| (p.name.clone(), p.groups.clone()))
+        .collect();
+    let mut everyone: Vec<&Principal> = principals.iter().map(|p| &**p).collect();
+    everyone.push(fixed);
+    crate::quota::QuotaSet::compile(
+        &config.quotas,
+        &config.pricing,
+        &known_groups,
+        groups_of,
+        &everyone,
+    )
+    .map_err(|err| ConfigError::Invalid {
+        origin: "quotas".to_owned(),
+        message: err.to_string(),
+    })
 }
 
 fn build_principal(

@@ -168,6 +168,10 @@ pub(super) async fn relay(
         client_ip: peer,
     };
     authorize(shared, snapshot, &call, &inbound, request_id, audit).await?;
+    // A session counts against the caller's quotas like any call (its tokens are charged when it ends).
+    let allowance =
+        crate::quota::enforce::admit_call(shared, snapshot, &caller, &route, None, &[], audit)
+            .await?;
 
     // The upstream request: signed over the empty payload, as the SDKs sign it; its signature seeds
     // the proxy's frame chain.
@@ -246,6 +250,7 @@ pub(super) async fn relay(
     )));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
+    allowance.write_headers(response.headers_mut());
     Ok((response, permit))
 }
 

@@ -11,6 +11,7 @@ use crate::classify::ClassifyError;
 use crate::discovery::DiscoveryError;
 use crate::http::headers::InvalidHeader;
 use crate::http::inputs::InputError;
+use crate::quota::Refusal;
 use crate::upstream::UpstreamError;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,8 @@ pub enum GuardError {
     Overloaded { limit: usize },
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    #[error(transparent)]
+    Quota(#[from] Refusal),
 }
 
 impl GuardError {
@@ -116,6 +119,18 @@ impl GuardError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableException",
             ),
+            // Per-minute limits: retried by SDKs with backoff, as Bedrock's own throttling.
+            GuardError::Quota(Refusal::Throttled { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException")
+            }
+            // Budgets: not retried; the message names the quota and when it resets.
+            GuardError::Quota(Refusal::Exhausted { .. }) => {
+                (StatusCode::BAD_REQUEST, "ServiceQuotaExceededException")
+            }
+            GuardError::Quota(Refusal::BackendUnavailable) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            ),
         }
     }
 
@@ -153,7 +168,17 @@ impl GuardError {
 
     pub fn into_response_with_id(self, request_id: &str) -> Response {
         let (status, code) = self.status_and_code();
-        aws_error_response(status, code, &self.client_message(), request_id)
+        let mut response = aws_error_response(status, code, &self.client_message(), request_id);
+        if let GuardError::Quota(Refusal::Throttled {
+            retry_after_secs, ..
+        }) = self
+        {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs),
+            );
+        }
+        response
     }
 
     /// The error response for a request to `path`: OpenAI-shaped on the OpenAI-compatible routes
@@ -358,6 +383,18 @@ mod tests {
     }
 
     #[test]
+    fn throttling_carries_retry_after() {
+        let response = GuardError::Quota(Refusal::Throttled {
+            quota: "q".into(),
+            what: "requests",
+            limit: 1,
+            retry_after_secs: 7,
+        })
+        .into_response_with_id("r");
+        assert_eq!(response.headers()["retry-after"], "7");
+    }
+
+    #[test]
     fn status_table() {
         let endpoint = || "http://x".to_owned();
         let cases: Vec<(GuardError, u16, &str)> = vec![
@@ -421,6 +458,32 @@ mod tests {
                 },
                 408,
                 "RequestTimeoutException",
+            ),
+            (
+                GuardError::Quota(Refusal::Throttled {
+                    quota: "q".into(),
+                    what: "requests",
+                    limit: 1,
+                    retry_after_secs: 3,
+                }),
+                429,
+                "ThrottlingException",
+            ),
+            (
+                GuardError::Quota(Refusal::Exhausted {
+                    quota: "q".into(),
+                    what: "USD",
+                    period: "day",
+                    limit: "$1.00".into(),
+                    resets_at: "2026-12-02T00:00:00Z".into(),
+                }),
+                400,
+                "ServiceQuotaExceededException",
+            ),
+            (
+                GuardError::Quota(Refusal::BackendUnavailable),
+                503,
+                "ServiceUnavailableException",
             ),
         ];
         for (err, status, code) in cases {

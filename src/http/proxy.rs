@@ -147,7 +147,18 @@ async fn proxy(
         client_ip: peer,
     };
     authorize(shared, snapshot, &target, &inbound, request_id, audit).await?;
-    let response = forward(shared, &target, &parts.method, &parts.headers, body, audit).await?;
+    let allowance = crate::quota::enforce::admit_call(
+        shared,
+        snapshot,
+        &caller,
+        &route,
+        body_model.as_ref(),
+        &body,
+        audit,
+    )
+    .await?;
+    let mut response = forward(shared, &target, &parts.method, &parts.headers, body, audit).await?;
+    allowance.write_headers(response.headers_mut());
     Ok((response, permit))
 }
 

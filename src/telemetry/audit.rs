@@ -12,7 +12,8 @@
 //! `config_version`, `status` (to the client; 499 when it left before any answer), `upstream_status`,
 //! `latency_ms` (arrival to last byte), `upstream_latency_ms` (upstream request to its response
 //! headers), `ttfb_ms` (upstream request to its first body byte), `input_tokens`, `output_tokens`,
-//! `outcome` (complete, refused, client_gone, upstream_broken), `error`.
+//! `outcome` (complete, refused, client_gone, upstream_broken), `error`, `quota` (the quota that
+//! refused the call, if one did).
 
 use std::time::{Duration, Instant};
 
@@ -70,6 +71,9 @@ pub struct Audit {
     upstream_request_id: Option<String>,
     /// A tool's start-up probe (see `http::probe`): its refusal is logged at debug.
     probe: bool,
+    /// Charged with this request's tokens when the event is emitted.
+    quota: Option<crate::quota::Admission>,
+    quota_refused: Option<String>,
     emitted: bool,
 }
 
@@ -96,6 +100,8 @@ impl Audit {
             upstream_status: None,
             upstream_request_id: None,
             probe: false,
+            quota: None,
+            quota_refused: None,
             emitted: false,
         }
     }
@@ -178,6 +184,16 @@ impl Audit {
         }
     }
 
+    /// The call was admitted under quotas: charge it with the metered tokens at the end.
+    pub fn quota_admission(&mut self, admission: crate::quota::Admission) {
+        self.quota = Some(admission);
+    }
+
+    /// The quota that refused the call.
+    pub fn quota_refused(&mut self, quota: &str) {
+        self.quota_refused = Some(quota.to_owned());
+    }
+
     /// Emits the event and records the request's metrics.
     pub fn finish(mut self, outcome: Outcome, status: u16, tokens: Tokens, error: Option<&str>) {
         self.emit(outcome, status, tokens, error);
@@ -186,6 +202,10 @@ impl Audit {
     fn emit(&mut self, outcome: Outcome, status: u16, tokens: Tokens, error: Option<&str>) {
         if std::mem::replace(&mut self.emitted, true) {
             return;
+        }
+        // Quotas are charged from the same meter as the event (a call cut short: what was metered).
+        if let Some(admission) = self.quota.take() {
+            admission.settle(&tokens);
         }
         let latency = self.started.elapsed();
         let operation = self.operation.map(Operation::name).unwrap_or("unknown");
@@ -210,9 +230,13 @@ impl Audit {
             output_tokens = tokens.output,
             outcome = outcome.as_str(),
             error,
+            quota = self.quota_refused.as_deref(),
             "audit"
         );
         metrics::record_request(operation, self.decision, status, latency);
+        if self.decision == "deny" {
+            metrics::record_denial(self.rule.as_deref().unwrap_or("implicit"));
+        }
         metrics::record_upstream(operation, self.upstream_latency, self.upstream_ttfb);
         if let Some(model) = &self.model {
             metrics::record_tokens(&self.principal, model, tokens.input, tokens.output);

@@ -10,6 +10,7 @@
 //! | `bedrock_guard_upstream_latency_seconds` | histogram (request sent to response headers) | `operation` |
 //! | `bedrock_guard_upstream_ttfb_seconds` | histogram (request sent to first body byte) | `operation` |
 //! | `bedrock_guard_tokens_total` | counter | `principal`, `model`, `direction` (input, output) |
+//! | `bedrock_guard_denials_total` | counter | `rule` (the deciding rule, or `implicit`) |
 //! | `bedrock_guard_open_streams` | gauge | |
 //! | `bedrock_guard_in_flight_requests` | gauge | |
 //! | `bedrock_guard_overload_rejections_total` | counter | |
@@ -100,6 +101,11 @@ fn describe() {
         "bedrock_guard_tokens_total",
         "Model tokens reported by Bedrock, by principal, model and direction"
     );
+    metrics::describe_counter!(
+        "bedrock_guard_denials_total",
+        "Calls the policies denied, by deciding rule (implicit: nothing allowed them)"
+    );
+    crate::quota::metrics::describe();
     metrics::describe_gauge!(
         "bedrock_guard_open_streams",
         "Event-stream responses being passed through now"
@@ -203,6 +209,10 @@ pub fn record_tokens(principal: &str, model: &str, input: Option<u64>, output: O
             .increment(count);
         }
     }
+}
+
+pub fn record_denial(rule: &str) {
+    metrics::counter!("bedrock_guard_denials_total", "rule" => rule.to_owned()).increment(1);
 }
 
 pub fn record_overload() {

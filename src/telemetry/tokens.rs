@@ -28,12 +28,17 @@ pub const CONVERSE_OBSERVE_CAP: usize = 4 * 1024 * 1024;
 
 const INPUT_HEADER: &str = "x-amzn-bedrock-input-token-count";
 const OUTPUT_HEADER: &str = "x-amzn-bedrock-output-token-count";
+const CACHE_READ_HEADER: &str = "x-amzn-bedrock-cache-read-input-token-count";
+const CACHE_WRITE_HEADER: &str = "x-amzn-bedrock-cache-write-input-token-count";
 const INVOCATION_METRICS: &[u8] = b"amazon-bedrock-invocationMetrics";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tokens {
     pub input: Option<u64>,
     pub output: Option<u64>,
+    /// Prompt-cache reads and writes, where Bedrock reports them (priced apart for quotas).
+    pub cache_read: Option<u64>,
+    pub cache_write: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -81,6 +86,8 @@ impl TokenMeter {
                 meter.tokens = Tokens {
                     input: header_u64(headers, INPUT_HEADER),
                     output: header_u64(headers, OUTPUT_HEADER),
+                    cache_read: header_u64(headers, CACHE_READ_HEADER),
+                    cache_write: header_u64(headers, CACHE_WRITE_HEADER),
                 };
             }
             Some(Operation::Converse) => {
@@ -207,6 +214,8 @@ struct WithUsage {
 struct Usage {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_write_input_tokens: Option<u64>,
 }
 
 /// `{"usage": {"inputTokens": .., "outputTokens": ..}, ...}`: a Converse body or a ConverseStream
@@ -216,6 +225,8 @@ fn converse_usage(json: &[u8]) -> Option<Tokens> {
     Some(Tokens {
         input: usage.input_tokens,
         output: usage.output_tokens,
+        cache_read: usage.cache_read_input_tokens,
+        cache_write: usage.cache_write_input_tokens,
     })
 }
 
@@ -257,6 +268,7 @@ fn usage_event(payload: &[u8]) -> Option<Tokens> {
     Some(Tokens {
         input: usage.total_input_tokens,
         output: usage.total_output_tokens,
+        ..Tokens::default()
     })
 }
 
@@ -294,6 +306,7 @@ fn openai_usage(json: &[u8]) -> Option<Tokens> {
     Some(Tokens {
         input: usage.prompt_tokens.or(usage.input_tokens),
         output: usage.completion_tokens.or(usage.output_tokens),
+        ..Tokens::default()
     })
 }
 
@@ -313,6 +326,8 @@ struct ChunkBody {
 struct InvocationMetrics {
     input_token_count: Option<u64>,
     output_token_count: Option<u64>,
+    cache_read_input_token_count: Option<u64>,
+    cache_write_input_token_count: Option<u64>,
 }
 
 /// A `chunk` event payload `{"bytes": "<base64 model JSON>"}`; the model JSON of the last chunk carries
@@ -332,6 +347,8 @@ fn invocation_metrics(payload: &[u8]) -> Option<Tokens> {
     Some(Tokens {
         input: metrics.input_token_count,
         output: metrics.output_token_count,
+        cache_read: metrics.cache_read_input_token_count,
+        cache_write: metrics.cache_write_input_token_count,
     })
 }
 
@@ -362,9 +379,28 @@ mod tests {
             m.finish(),
             Tokens {
                 input: Some(11),
-                output: Some(7)
+                output: Some(7),
+                ..Tokens::default()
             }
         );
+    }
+
+    #[test]
+    fn prompt_cache_tokens_are_read_where_bedrock_reports_them() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_READ_HEADER, "100".parse().unwrap());
+        headers.insert(CACHE_WRITE_HEADER, "20".parse().unwrap());
+        let mut m =
+            TokenMeter::for_response(Some(Operation::InvokeModel), StatusCode::OK, &headers);
+        let tokens = m.finish();
+        assert_eq!(
+            (tokens.cache_read, tokens.cache_write),
+            (Some(100), Some(20))
+        );
+        let mut m = meter(Operation::Converse);
+        m.observe(br#"{"usage":{"inputTokens":3,"outputTokens":1,"cacheReadInputTokens":50,"cacheWriteInputTokens":7}}"#);
+        let tokens = m.finish();
+        assert_eq!((tokens.cache_read, tokens.cache_write), (Some(50), Some(7)));
     }
 
     #[test]
@@ -376,7 +412,8 @@ mod tests {
             m.finish(),
             Tokens {
                 input: Some(12),
-                output: Some(5)
+                output: Some(5),
+                ..Tokens::default()
             }
         );
     }
@@ -407,7 +444,8 @@ mod tests {
                 m.finish(),
                 Tokens {
                     input: Some(9),
-                    output: Some(2)
+                    output: Some(2),
+                    ..Tokens::default()
                 }
             );
         }
@@ -429,7 +467,8 @@ mod tests {
             m.finish(),
             Tokens {
                 input: Some(8),
-                output: Some(3)
+                output: Some(3),
+                ..Tokens::default()
             }
         );
     }
@@ -459,6 +498,7 @@ mod tests {
         let both = |input, output| Tokens {
             input: Some(input),
             output: Some(output),
+            ..Tokens::default()
         };
         let chat_sse = concat!(
             "data: {\"id\":\"c1\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n",
@@ -532,7 +572,8 @@ mod tests {
             m.finish(),
             Tokens {
                 input: Some(30),
-                output: Some(8)
+                output: Some(8),
+                ..Tokens::default()
             }
         );
     }
