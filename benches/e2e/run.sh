@@ -123,6 +123,9 @@ files = ["policy-$n.json"]
 arn = "arn:aws:iam::123456789012:user/bench"
 [upstream]
 endpoint = "http://$DOUBLE"
+# The double serves no control plane; foundation-model calls need no routing lookup.
+[control_plane]
+enabled = false
 [limits]
 max_concurrent_requests = 4096
 [reload]
