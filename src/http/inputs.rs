@@ -214,4 +214,31 @@ mod tests {
             assert_eq!(got.as_deref(), refused, "{pairs:?}");
         }
     }
+
+    #[test]
+    fn request_tags_bedrock_could_read_differently_are_refused() {
+        use crate::classify::body::{scan, Want};
+        let want = Want {
+            request_tags: true,
+            ..Want::default()
+        };
+        let refused = |body: &str| {
+            let keys = scan(body.as_bytes(), want).unwrap();
+            refuse_ambiguous_tags(&keys).is_err()
+        };
+        assert!(!refused(
+            r#"{"tags":[{"key":"team","value":"ml"},{"key":"cc","value":"1"}]}"#
+        ));
+        assert!(!refused(r#"{"modelId":"m"}"#));
+        for body in [
+            r#"{"tags":[{"key":"team","value":"ml"},{"key":"team","value":"ops"}]}"#,
+            r#"{"tags":[{"key":"team"}]}"#,
+            r#"{"tags":[{"value":"ml"}]}"#,
+            r#"{"tags":[{"key":"team","value":"ml","value":"ops"}]}"#,
+            r#"{"tags":[{"key":"team","value":1}]}"#,
+            r#"{"tags":[],"tags":[{"key":"team","value":"ml"}]}"#,
+        ] {
+            assert!(refused(body), "{body}");
+        }
+    }
 }
