@@ -7,24 +7,26 @@
 //! - [`classify`]: which operation (InvokeModel, Converse, ...), which model id (canonicalized: decoded
 //!   once, hostile forms refused), which resource ARNs the call is authorized against, and what the
 //!   body says that policy reads (scanned fail-closed).
-//! - [`policy`]: a pure IAM/SCP-style engine; compiled once per configuration, evaluated per request.
-//! - [`aws`]: the proxy's own credentials (standard AWS chain, cached) and SigV4 signing.
 //! - [`controlplane`]: what inference profiles, prompt routers and provisioned models route to, listed
-//!   from the Bedrock control plane and cached (built-in tables when it cannot be asked).
-//! - [`discovery`]: the control plane's model listings (ListInferenceProfiles, ...) served to
-//!   clients, filtered to what each caller's policy lets it invoke.
+//!   from the Bedrock control plane and cached (built-in tables when it cannot be asked); `classify`
+//!   asks it through its `Routing` trait.
+//! - [`policy`]: a pure IAM/SCP-style engine; compiled once per configuration, evaluated per request.
 //! - [`quota`]: per-caller request and token quotas and money budgets (in-process or Redis counters),
 //!   checked after authorization and charged when the response ends.
+//! - [`aws`]: the proxy's own credentials (standard AWS chain, cached) and SigV4 signing.
 //! - [`upstream`]: the pooled connection to Bedrock Runtime.
 //! - [`http`]: the handler tying the phases together, the bidirectional-stream relay, and the one
 //!   mapping from errors to AWS-shaped (or, on the OpenAI-compatible routes, OpenAI-shaped) responses.
+//! - [`discovery`]: beside that path, the control plane's model listings (ListInferenceProfiles, ...)
+//!   answered to clients from the cache, filtered to what each caller's policy lets it invoke.
 //!
 //! Around them: [`config`] (file format, loading, the immutable [`config::Snapshot`] the request path
 //! reads), [`guard`] (builds a [`Guard`] from a config; [`run`]), `state` (what every request shares:
 //! the live snapshot and the long-lived clients), [`telemetry`] (logs, the audit event, token
 //! accounting, metrics), [`ops`] (concurrency cap, draining) and `connections` (the accept loop,
-//! timeouts, graceful shutdown), [`admin`] (health, readiness, metrics and the admin API) and [`cli`]; [`authz`] decides
-//! one request outside the proxy, exactly as the proxy would (`explain`, `[[policy_tests]]`).
+//! timeouts, graceful shutdown), [`admin`] (health, readiness, metrics and the admin API) and
+//! [`cli`]; [`authz`] decides one request outside the proxy, exactly as the proxy would (`explain`,
+//! `[[policy_tests]]`).
 
 pub mod admin;
 pub mod auth;
