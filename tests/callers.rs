@@ -39,16 +39,8 @@ const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
 /// A principal whose identity policies are the gateway's `[policy] files` (they apply to every caller).
 fn principal(name: &str, team: &str) -> NamedPrincipalConfig {
     NamedPrincipalConfig {
-        name: name.into(),
-        arn: format!("arn:aws:iam::123456789012:role/{name}"),
-        account: None,
-        identity_policies: vec![],
-        groups: vec![],
-        boundary: None,
         tags: [("team".to_owned(), team.to_owned())].into_iter().collect(),
-        identity: Default::default(),
-        assume_role_arn: None,
-        s3_locations: None,
+        ..support::principal(name)
     }
 }
 

@@ -16,8 +16,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use bedrock_guard::auth::api_key;
 use bedrock_guard::config::{
-    load, ApiKeyEntry, Config, NamedPrincipalConfig, Overrides, ReloadOutcome, ReloadTrigger,
-    TrustedHeaderConfig,
+    load, ApiKeyEntry, Config, Overrides, ReloadOutcome, ReloadTrigger, TrustedHeaderConfig,
 };
 use bedrock_guard::Guard;
 use bytes::Bytes;
@@ -37,21 +36,6 @@ const API_KEY: &str = "bgk_fail_closed_test_key_00000000000000000000000000000000
 /// An upper bound so a broken guard fails the test instead of hanging it; never what decides it.
 const WAIT: Duration = Duration::from_secs(20);
 
-fn principal(name: &str) -> NamedPrincipalConfig {
-    NamedPrincipalConfig {
-        name: name.into(),
-        arn: format!("arn:aws:iam::123456789012:role/{name}"),
-        account: None,
-        identity_policies: vec![],
-        groups: vec![],
-        boundary: None,
-        tags: Default::default(),
-        identity: Default::default(),
-        assume_role_arn: None,
-        s3_locations: None,
-    }
-}
-
 /// A gateway whose only client is `app`, with an API key; `extra` adjusts the config further.
 async fn gateway(
     double: &BedrockDouble,
@@ -59,7 +43,7 @@ async fn gateway(
 ) -> RunningGuard {
     let mut options = GuardOptions::policy(FULL_ACCESS);
     options.configure = Some(Arc::new(move |config: &mut Config| {
-        config.principals = vec![principal("app")];
+        config.principals = vec![support::principal("app")];
         config.auth.api_keys = vec![ApiKeyEntry {
             principal: "app".into(),
             sha256: api_key::hash_hex(API_KEY),
@@ -410,7 +394,7 @@ async fn removing_every_auth_method_over_the_admin_api_is_refused() {
 async fn an_identity_header_sent_twice_is_refused() {
     let double = BedrockDouble::start(REGION).await;
     let guard = gateway(&double, |config| {
-        config.principals.push(principal("admin"));
+        config.principals.push(support::principal("admin"));
         config.auth.trusted_header = Some(TrustedHeaderConfig {
             header: "x-principal".into(),
             trusted_cidrs: vec!["127.0.0.0/8".into()],

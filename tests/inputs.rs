@@ -262,16 +262,8 @@ async fn a_repeated_content_type_or_accept_is_refused() {
 
 fn named(name: &str, s3: Option<Vec<&str>>) -> NamedPrincipalConfig {
     NamedPrincipalConfig {
-        name: name.into(),
-        arn: format!("arn:aws:iam::123456789012:role/{name}"),
-        account: None,
-        identity_policies: vec![],
-        groups: vec![],
-        boundary: None,
-        tags: Default::default(),
-        identity: Default::default(),
-        assume_role_arn: None,
         s3_locations: s3.map(|p| p.into_iter().map(str::to_owned).collect()),
+        ..support::principal(name)
     }
 }
 

@@ -472,18 +472,11 @@ mod tests {
             ..Config::default()
         };
         config.principals = vec![NamedPrincipalConfig {
-            name: "app".into(),
-            arn: "arn:aws:iam::123456789012:role/app".into(),
-            account: None,
-            identity_policies: vec![],
-            groups: vec![],
-            boundary: None,
             tags: [("team".to_owned(), "search".to_owned())]
                 .into_iter()
                 .collect(),
             identity: IdentityMode::Unrestricted,
-            assume_role_arn: None,
-            s3_locations: None,
+            ..NamedPrincipalConfig::new("app", "arn:aws:iam::123456789012:role/app")
         }];
         config.auth.allow_inline_secrets = true;
         config.auth.allowed_regions = allowed_regions;
