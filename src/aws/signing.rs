@@ -99,6 +99,7 @@ mod direct {
     use sha2::{Digest, Sha256};
 
     use super::SIGNING_NAME;
+    use crate::calendar::UtcDateTime;
 
     type HmacSha256 = Hmac<Sha256>;
 
@@ -284,29 +285,11 @@ mod direct {
     /// `YYYYMMDDTHHMMSSZ` in UTC.
     fn format_date_time(time: SystemTime) -> Option<String> {
         let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-        let days = i64::try_from(secs / 86_400).ok()?;
-        let rem = secs % 86_400;
-        let (y, m, d) = civil_from_days(days);
+        let t = UtcDateTime::from_epoch_secs(i64::try_from(secs).ok()?);
         Some(format!(
-            "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
         ))
-    }
-
-    /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-    fn civil_from_days(days: i64) -> (i64, u32, u32) {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        (y, m, d)
     }
 }
 
