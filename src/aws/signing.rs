@@ -6,6 +6,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Bedrock Runtime signs as `bedrock`, not `bedrock-runtime`.
 pub const SIGNING_NAME: &str = "bedrock";
@@ -55,6 +56,24 @@ pub fn sign_request<'a>(
         region,
         time,
     )
+}
+
+/// The headers to send: `headers` followed by the `signature` from [`sign_request`] (which replaces
+/// any header of the same name).
+pub fn signed_header_map(
+    headers: Vec<(HeaderName, HeaderValue)>,
+    signature: Vec<(&'static str, String)>,
+) -> Result<HeaderMap, SigningError> {
+    let mut outgoing = HeaderMap::with_capacity(headers.len() + signature.len());
+    for (name, value) in headers {
+        outgoing.append(name, value);
+    }
+    for (name, value) in signature {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(SigningError::from_message)?;
+        let value = HeaderValue::from_str(&value).map_err(SigningError::from_message)?;
+        outgoing.insert(name, value);
+    }
+    Ok(outgoing)
 }
 
 fn sign_with_aws_sigv4<'a>(
