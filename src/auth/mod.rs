@@ -328,7 +328,7 @@ impl Authenticator {
         default_region: &str,
         now: SystemTime,
     ) -> Result<Caller, AuthError> {
-        self.authenticate_head(&request.head(), peer, default_region, now)?
+        self.authenticate_head(&request.head, peer, default_region, now)?
             .finish(request.body)
     }
 
@@ -520,11 +520,13 @@ mod tests {
 
     fn authenticate(auth: &Authenticator, headers: &HeaderMap) -> Result<Caller, AuthError> {
         let request = IncomingRequest {
-            method: "POST",
-            path: "/model/x.y/invoke",
-            query: None,
-            authority: None,
-            headers,
+            head: RequestHead {
+                method: "POST",
+                path: "/model/x.y/invoke",
+                query: None,
+                authority: None,
+                headers,
+            },
             body: b"{}",
         };
         auth.authenticate(&request, None, "us-east-1", SystemTime::now())

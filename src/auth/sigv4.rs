@@ -64,27 +64,8 @@ impl AccessKeys {
 /// What the request carried, as received.
 #[derive(Debug, Clone, Copy)]
 pub struct IncomingRequest<'a> {
-    pub method: &'a str,
-    /// Raw path, still percent-encoded, as on the wire.
-    pub path: &'a str,
-    pub query: Option<&'a str>,
-    /// HTTP/2's `:authority` (the request URI's authority); `None` over HTTP/1.1, where the host is
-    /// the `Host` header.
-    pub authority: Option<&'a str>,
-    pub headers: &'a HeaderMap,
+    pub head: RequestHead<'a>,
     pub body: &'a [u8],
-}
-
-impl<'a> IncomingRequest<'a> {
-    pub fn head(&self) -> RequestHead<'a> {
-        RequestHead {
-            method: self.method,
-            path: self.path,
-            query: self.query,
-            authority: self.authority,
-            headers: self.headers,
-        }
-    }
 }
 
 /// The request before its body: all that authentication needs except a SigV4 payload hash.
@@ -94,7 +75,8 @@ pub struct RequestHead<'a> {
     /// Raw path, still percent-encoded, as on the wire.
     pub path: &'a str,
     pub query: Option<&'a str>,
-    /// HTTP/2's `:authority`; `None` over HTTP/1.1.
+    /// HTTP/2's `:authority` (the request URI's authority); `None` over HTTP/1.1, where the host is
+    /// the `Host` header.
     pub authority: Option<&'a str>,
     pub headers: &'a HeaderMap,
 }
@@ -183,7 +165,7 @@ pub fn verify(
     max_skew: Duration,
     now: SystemTime,
 ) -> Result<(Arc<Principal>, String), AuthError> {
-    check_head(keys, &request.head(), authorization, max_skew, now)?.verify(request.body)
+    check_head(keys, &request.head, authorization, max_skew, now)?.verify(request.body)
 }
 
 /// Everything about a SigV4 request that the head decides: an unknown key, a wrong scope, a stale
@@ -481,11 +463,13 @@ mod tests {
         now: SystemTime,
     ) -> Result<(Arc<Principal>, String), AuthError> {
         let request = IncomingRequest {
-            method: "POST",
-            path: "/model/amazon.nova-lite-v1%3A0/converse",
-            query: None,
-            authority: None,
-            headers,
+            head: RequestHead {
+                method: "POST",
+                path: "/model/amazon.nova-lite-v1%3A0/converse",
+                query: None,
+                authority: None,
+                headers,
+            },
             body,
         };
         verify(
@@ -585,11 +569,13 @@ mod tests {
             verify(
                 &keys(),
                 &IncomingRequest {
-                    method: "POST",
-                    path: "/model/amazon.nova-lite-v1%3A0/converse",
-                    query: None,
-                    authority,
-                    headers,
+                    head: RequestHead {
+                        method: "POST",
+                        path: "/model/amazon.nova-lite-v1%3A0/converse",
+                        query: None,
+                        authority,
+                        headers,
+                    },
                     body,
                 },
                 &authorization,
@@ -614,11 +600,13 @@ mod tests {
         let mut without_host = signed_host.clone();
         without_host.remove("host");
         let over_h2 = IncomingRequest {
-            method: "POST",
-            path: "/model/amazon.nova-lite-v1%3A0/converse",
-            query: None,
-            authority: Some("127.0.0.1:8787"),
-            headers: &without_host,
+            head: RequestHead {
+                method: "POST",
+                path: "/model/amazon.nova-lite-v1%3A0/converse",
+                query: None,
+                authority: Some("127.0.0.1:8787"),
+                headers: &without_host,
+            },
             body,
         };
         verify(&keys(), &over_h2, &host_auth, Duration::from_secs(300), now).unwrap();
@@ -695,11 +683,13 @@ mod tests {
                 );
             }
             let request = IncomingRequest {
-                method,
-                path: uri.path(),
-                query: uri.query(),
-                authority: None,
-                headers: &headers,
+                head: RequestHead {
+                    method,
+                    path: uri.path(),
+                    query: uri.query(),
+                    authority: None,
+                    headers: &headers,
+                },
                 body: &body,
             };
             let verified = verify(&keys(), &request, &authorization, Duration::from_secs(300), now);

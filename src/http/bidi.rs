@@ -54,7 +54,7 @@ use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
 use super::proxy::{admit, authorize, Call};
 use crate::auth::sigv4::ClientChain;
-use crate::auth::{AuthMethod, IncomingRequest};
+use crate::auth::{AuthMethod, IncomingRequest, RequestHead};
 use crate::aws::{sign_request, signed_header_map, SigningError, SIGNING_NAME};
 use crate::classify;
 use crate::config::Snapshot;
@@ -117,11 +117,13 @@ pub(super) async fn relay(
         }
     }
     let head = IncomingRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        authority: parts.uri.authority().map(|a| a.as_str()),
-        headers: &parts.headers,
+        head: RequestHead {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            authority: parts.uri.authority().map(|a| a.as_str()),
+            headers: &parts.headers,
+        },
         body: &[],
     };
     let caller = snapshot
