@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_bedrockruntime::config::{Credentials, Region, Token};
-use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
-use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, Message};
 use aws_sdk_bedrockruntime::Client;
 use bedrock_guard::auth::api_key;
 use bedrock_guard::config::{
     AccessKeyEntry, ApiKeyEntry, Config, NamedPrincipalConfig, TrustedHeaderConfig,
 };
+use support::client::{code_and_message, user_message};
 use support::guard::{start_guard, GuardOptions, RunningGuard};
 use support::sts::{StsDouble, ROLE_ACCESS_KEY, ROLE_SECRET_KEY, ROLE_SESSION_TOKEN};
 use support::{BedrockDouble, RecordedRequest};
@@ -124,23 +123,11 @@ async fn converse(client: &Client, model: &str) -> Result<(), (String, String)> 
     client
         .converse()
         .model_id(model)
-        .messages(
-            Message::builder()
-                .role(ConversationRole::User)
-                .content(ContentBlock::Text("hi".into()))
-                .build()
-                .unwrap(),
-        )
+        .messages(user_message("hi"))
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| {
-            let e = e.into_service_error();
-            (
-                e.code().unwrap_or_default().to_owned(),
-                e.message().unwrap_or_default().to_owned(),
-            )
-        })
+        .map_err(|e| code_and_message(e.into_service_error()))
 }
 
 fn assert_no_client_secret(requests: &[RecordedRequest]) {
