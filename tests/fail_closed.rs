@@ -26,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use support::guard::{start_guard, GuardOptions, RunningGuard, FULL_ACCESS};
+use support::guard::{serve_with_admin, start_guard, GuardOptions, RunningGuard, FULL_ACCESS};
 use support::logs::capture;
 use support::{BedrockDouble, Mode};
 
@@ -280,26 +280,13 @@ async fn every_start_up_refusal_is_a_reload_refusal() {
 /// Serves a guard built from `path` with its admin listener; both stop when the senders drop.
 async fn serve_from_file(path: &Path) -> (Guard, SocketAddr, SocketAddr, [oneshot::Sender<()>; 2]) {
     let guard = build(path).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (addr, admin) = (
-        listener.local_addr().unwrap(),
-        admin_listener.local_addr().unwrap(),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (admin_stop, admin_stopped) = oneshot::channel::<()>();
-    let admin_guard = guard.clone();
-    tokio::spawn(async move {
-        admin_guard
-            .serve_admin(admin_listener, async move {
-                let _ = admin_stopped.await;
-            })
-            .await
-    });
-    tokio::spawn(guard.clone().serve(listener, async move {
-        let _ = stopped.await;
-    }));
-    (guard, addr, admin, [stop, admin_stop])
+    let serving = serve_with_admin(&guard).await;
+    (
+        guard,
+        serving.addr,
+        serving.admin_addr,
+        [serving.stop, serving.admin_stop],
+    )
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ use bedrock_guard::config::{Overrides, ReloadOutcome, ReloadTrigger, Reloader};
 use bedrock_guard::quota::ManualClock;
 use bedrock_guard::Guard;
 use support::client::{sdk_client, user_message};
-use support::guard::FULL_ACCESS;
+use support::guard::{serve_with_admin, FULL_ACCESS};
 use support::{BedrockDouble, PROXY_ACCESS_KEY, PROXY_SECRET_KEY, PROXY_SESSION_TOKEN};
 use tokio::sync::oneshot;
 
@@ -92,32 +92,15 @@ impl QuotaGuard {
             .build()
             .await
             .expect("guard builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let admin_url = format!("http://{}", admin_listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (admin_stop, admin_stopped) = oneshot::channel::<()>();
-        let admin = guard.clone();
-        tokio::spawn(async move {
-            admin
-                .serve_admin(admin_listener, async move {
-                    let _ = admin_stopped.await;
-                })
-                .await
-        });
-        let reloader = guard.reloader().clone();
-        tokio::spawn(guard.clone().serve(listener, async move {
-            let _ = stopped.await;
-        }));
+        let serving = serve_with_admin(&guard).await;
         QuotaGuard {
-            url,
-            admin_url,
+            url: format!("http://{}", serving.addr),
+            admin_url: format!("http://{}", serving.admin_addr),
             config_path,
-            reloader,
+            reloader: guard.reloader().clone(),
             guard,
-            _stop: stop,
-            _admin_stop: admin_stop,
+            _stop: serving.stop,
+            _admin_stop: serving.admin_stop,
             _dir: dir,
         }
     }
