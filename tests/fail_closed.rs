@@ -687,6 +687,28 @@ fn full(body: impl Into<Bytes>) -> H2Body {
         .boxed()
 }
 
+/// Opens `count` streams without an API key whose bodies never come; each must be answered with
+/// `status` (without waiting for its body).
+async fn assert_stalled_streams_answered(
+    sender: &mut hyper::client::conn::http2::SendRequest<H2Body>,
+    addr: SocketAddr,
+    count: usize,
+    status: u16,
+) {
+    let mut pending = Vec::new();
+    for _ in 0..count {
+        sender.ready().await.unwrap();
+        pending.push(sender.send_request(h2_request(addr, None, stalled())));
+    }
+    for response in pending {
+        let response = tokio::time::timeout(WAIT, response)
+            .await
+            .expect("answered")
+            .unwrap();
+        assert_eq!(response.status(), status);
+    }
+}
+
 fn h2_request(addr: SocketAddr, api_key: Option<&str>, body: H2Body) -> http::Request<H2Body> {
     let mut builder = http::Request::post(format!("http://{addr}{CONVERSE}"))
         .header("content-type", "application/json");
@@ -703,18 +725,7 @@ async fn http2_streams_without_credentials_are_refused_from_their_headers() {
     let mut sender = h2c(guard.addr).await;
 
     // Many HEADERS frames, bodies that never come: every stream is answered at once.
-    let mut pending = Vec::new();
-    for _ in 0..60 {
-        sender.ready().await.unwrap();
-        pending.push(sender.send_request(h2_request(guard.addr, None, stalled())));
-    }
-    for response in pending {
-        let response = tokio::time::timeout(WAIT, response)
-            .await
-            .expect("answered")
-            .unwrap();
-        assert_eq!(response.status(), 403);
-    }
+    assert_stalled_streams_answered(&mut sender, guard.addr, 60, 403).await;
     sender.ready().await.unwrap();
     let ok = sender
         .send_request(h2_request(
@@ -780,18 +791,7 @@ async fn http2_streams_that_send_no_body_time_out() {
     })
     .await;
     let mut sender = h2c(guard.addr).await;
-    let mut pending = Vec::new();
-    for _ in 0..4 {
-        sender.ready().await.unwrap();
-        pending.push(sender.send_request(h2_request(guard.addr, None, stalled())));
-    }
-    for response in pending {
-        let response = tokio::time::timeout(WAIT, response)
-            .await
-            .expect("answered")
-            .unwrap();
-        assert_eq!(response.status(), 408);
-    }
+    assert_stalled_streams_answered(&mut sender, guard.addr, 4, 408).await;
     // Their slots are back.
     sender.ready().await.unwrap();
     let ok = sender

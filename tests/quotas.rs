@@ -153,6 +153,12 @@ impl QuotaGuard {
 }
 
 /// One Converse through the SDK: `Ok(())` or the error code.
+/// One call, which must be refused with the error `code`.
+async fn assert_refused(client: &aws_sdk_bedrockruntime::Client, code: &str) {
+    let err = converse(client).await.unwrap_err();
+    assert!(err.starts_with(code), "{err}");
+}
+
 async fn converse(client: &aws_sdk_bedrockruntime::Client) -> Result<(), String> {
     client
         .converse()
@@ -298,8 +304,7 @@ tokens_per_minute = 20
     assert_eq!(used(&admin, "team-tokens", "tokens_per_minute"), 22.0);
 
     // 22 >= 20: the next call is throttled until the minute slides by.
-    let err = converse(&client).await.unwrap_err();
-    assert!(err.starts_with("ThrottlingException"), "{err}");
+    assert_refused(&client, "ThrottlingException").await;
     clock.advance(Duration::from_secs(120));
     converse(&client).await.unwrap();
 }
@@ -538,8 +543,7 @@ async fn two_guards_sharing_one_redis_enforce_one_limit() {
     converse(&client_b).await.unwrap();
     // Each replica saw two calls, the fleet four: both refuse the fifth.
     for client in [&client_a, &client_b] {
-        let err = converse(client).await.unwrap_err();
-        assert!(err.starts_with("ThrottlingException"), "{err}");
+        assert_refused(client, "ThrottlingException").await;
     }
     let admin = a.admin_quotas().await;
     assert_eq!(
@@ -570,8 +574,7 @@ async fn redis_killed_and_restarted_falls_back_to_local_counts_and_resyncs() {
     // Redis is gone: this replica keeps enforcing with its own counts (it saw the first call).
     converse(&client).await.unwrap();
     converse(&client).await.unwrap();
-    let err = converse(&client).await.unwrap_err();
-    assert!(err.starts_with("ThrottlingException"), "{err}");
+    assert_refused(&client, "ThrottlingException").await;
     assert!(guard
         .metrics()
         .await
@@ -582,8 +585,7 @@ async fn redis_killed_and_restarted_falls_back_to_local_counts_and_resyncs() {
     redis.restart();
     guard.backend_settled(true).await;
     converse(&client).await.unwrap();
-    let err = converse(&client).await.unwrap_err();
-    assert!(err.starts_with("ThrottlingException"), "{err}");
+    assert_refused(&client, "ThrottlingException").await;
     let admin = guard.admin_quotas().await;
     assert_eq!(admin["counters"][0]["source"], "redis", "{admin}");
     assert_eq!(
@@ -605,8 +607,7 @@ async fn redis_killed_with_on_backend_error_deny_refuses_until_it_is_back() {
 
     converse(&client).await.unwrap();
     redis.kill();
-    let err = converse(&client).await.unwrap_err();
-    assert!(err.starts_with("ServiceUnavailableException"), "{err}");
+    assert_refused(&client, "ServiceUnavailableException").await;
     redis.restart();
     guard.backend_settled(true).await;
     converse(&client).await.unwrap();
