@@ -525,6 +525,16 @@ requests_per_minute = {limit}
     )
 }
 
+/// The admin API shows the `fleet-rate` rule counted in Redis, at `requests` this minute.
+fn assert_fleet_rate_in_redis(admin: &serde_json::Value, requests: f64) {
+    assert_eq!(admin["counters"][0]["source"], "redis", "{admin}");
+    assert_eq!(
+        used(admin, "fleet-rate", "requests_per_minute"),
+        requests,
+        "{admin}"
+    );
+}
+
 #[tokio::test]
 async fn two_guards_sharing_one_redis_enforce_one_limit() {
     let Some(redis) = RedisServer::start() else {
@@ -545,13 +555,7 @@ async fn two_guards_sharing_one_redis_enforce_one_limit() {
     for client in [&client_a, &client_b] {
         assert_refused(client, "ThrottlingException").await;
     }
-    let admin = a.admin_quotas().await;
-    assert_eq!(
-        used(&admin, "fleet-rate", "requests_per_minute"),
-        4.0,
-        "{admin}"
-    );
-    assert_eq!(admin["counters"][0]["source"], "redis");
+    assert_fleet_rate_in_redis(&a.admin_quotas().await, 4.0);
     let metrics = a.metrics().await;
     assert!(
         metrics.contains("bedrock_guard_quota_backend_seconds"),
@@ -586,13 +590,7 @@ async fn redis_killed_and_restarted_falls_back_to_local_counts_and_resyncs() {
     guard.backend_settled(true).await;
     converse(&client).await.unwrap();
     assert_refused(&client, "ThrottlingException").await;
-    let admin = guard.admin_quotas().await;
-    assert_eq!(admin["counters"][0]["source"], "redis", "{admin}");
-    assert_eq!(
-        used(&admin, "fleet-rate", "requests_per_minute"),
-        3.0,
-        "{admin}"
-    );
+    assert_fleet_rate_in_redis(&guard.admin_quotas().await, 3.0);
 }
 
 #[tokio::test]
