@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bedrock_guard::auth::sigv4::{self, AccessKeys, IncomingRequest, Secret};
+use bedrock_guard::auth::sigv4::{self, AccessKeys, IncomingRequest, RequestHead, Secret};
 use bedrock_guard::classify::body::{self, Want};
 use bedrock_guard::classify::{self, ModelId, Operation};
 use bedrock_guard::policy::{
@@ -170,11 +170,13 @@ pub fn sigv4_verifies(data: &[u8]) -> bool {
     let path = text(parts[3]);
     let query = text(parts[4]);
     let request = IncomingRequest {
-        method: &method,
-        path: &path,
-        query: (!query.is_empty()).then_some(query.as_str()),
-        authority: None,
-        headers: &headers,
+        head: RequestHead {
+            method: &method,
+            path: &path,
+            query: (!query.is_empty()).then_some(query.as_str()),
+            authority: None,
+            headers: &headers,
+        },
         body: parts[6],
     };
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_599);

@@ -24,14 +24,15 @@
 //! reads), [`guard`] (builds a [`Guard`] from a config; [`run`]), `state` (what every request shares:
 //! the live snapshot and the long-lived clients), [`telemetry`] (logs, the audit event, token
 //! accounting, metrics), [`ops`] (concurrency cap, draining) and `connections` (the accept loop,
-//! timeouts, graceful shutdown), [`admin`] (health, readiness, metrics and the admin API) and
-//! [`cli`]; [`authz`] decides one request outside the proxy, exactly as the proxy would (`explain`,
-//! `[[policy_tests]]`).
+//! timeouts, graceful shutdown), `calendar` (UTC date arithmetic), [`admin`] (health, readiness,
+//! metrics and the admin API) and [`cli`]; [`authz`] decides one request outside the proxy, exactly
+//! as the proxy would (`explain`, `[[policy_tests]]`).
 
 pub mod admin;
 pub mod auth;
 pub mod authz;
 pub mod aws;
+mod calendar;
 pub mod classify;
 pub mod cli;
 pub mod config;

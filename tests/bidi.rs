@@ -19,7 +19,7 @@ use aws_sdk_bedrockruntime::types::{
     InvokeModelWithBidirectionalStreamOutput as Output,
 };
 use aws_sdk_bedrockruntime::Client;
-use bedrock_guard::config::{AccessKeyEntry, Config, NamedPrincipalConfig};
+use bedrock_guard::config::{AccessKeyEntry, Config};
 use serde_json::Value;
 use support::bidi_double::{BidiDouble, BidiMode};
 use support::guard::{start_guard, GuardOptions, RunningGuard, FULL_ACCESS};
@@ -45,18 +45,7 @@ async fn setup(policy: &str, sigv4: bool) -> (BedrockDouble, BidiDouble, Running
     options.endpoint = Some(bidi.url());
     if sigv4 {
         options.configure = Some(Arc::new(|config: &mut Config| {
-            config.principals = vec![NamedPrincipalConfig {
-                name: "sonic-app".into(),
-                arn: "arn:aws:iam::123456789012:role/sonic-app".into(),
-                account: None,
-                identity_policies: vec![],
-                groups: vec![],
-                boundary: None,
-                tags: Default::default(),
-                identity: Default::default(),
-                assume_role_arn: None,
-                s3_locations: None,
-            }];
+            config.principals = vec![support::principal("sonic-app")];
             config.auth.allow_inline_secrets = true;
             config.auth.access_keys = vec![AccessKeyEntry {
                 principal: "sonic-app".into(),

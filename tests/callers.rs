@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_bedrockruntime::config::{Credentials, Region, Token};
-use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
-use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, Message};
 use aws_sdk_bedrockruntime::Client;
 use bedrock_guard::auth::api_key;
 use bedrock_guard::config::{
     AccessKeyEntry, ApiKeyEntry, Config, NamedPrincipalConfig, TrustedHeaderConfig,
 };
+use support::client::{code_and_message, user_message};
 use support::guard::{start_guard, GuardOptions, RunningGuard};
 use support::sts::{StsDouble, ROLE_ACCESS_KEY, ROLE_SECRET_KEY, ROLE_SESSION_TOKEN};
 use support::{BedrockDouble, RecordedRequest};
@@ -39,16 +38,8 @@ const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
 /// A principal whose identity policies are the gateway's `[policy] files` (they apply to every caller).
 fn principal(name: &str, team: &str) -> NamedPrincipalConfig {
     NamedPrincipalConfig {
-        name: name.into(),
-        arn: format!("arn:aws:iam::123456789012:role/{name}"),
-        account: None,
-        identity_policies: vec![],
-        groups: vec![],
-        boundary: None,
         tags: [("team".to_owned(), team.to_owned())].into_iter().collect(),
-        identity: Default::default(),
-        assume_role_arn: None,
-        s3_locations: None,
+        ..support::principal(name)
     }
 }
 
@@ -132,23 +123,11 @@ async fn converse(client: &Client, model: &str) -> Result<(), (String, String)> 
     client
         .converse()
         .model_id(model)
-        .messages(
-            Message::builder()
-                .role(ConversationRole::User)
-                .content(ContentBlock::Text("hi".into()))
-                .build()
-                .unwrap(),
-        )
+        .messages(user_message("hi"))
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| {
-            let e = e.into_service_error();
-            (
-                e.code().unwrap_or_default().to_owned(),
-                e.message().unwrap_or_default().to_owned(),
-            )
-        })
+        .map_err(|e| code_and_message(e.into_service_error()))
 }
 
 fn assert_no_client_secret(requests: &[RecordedRequest]) {

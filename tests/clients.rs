@@ -25,7 +25,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::body::SdkBody;
 use bedrock_guard::auth::api_key;
-use bedrock_guard::config::{AccessKeyEntry, ApiKeyEntry, Config, NamedPrincipalConfig};
+use bedrock_guard::config::{AccessKeyEntry, ApiKeyEntry, Config};
 use support::client::user_message;
 use support::guard::{start_guard, GuardOptions, RunningGuard};
 use support::{BedrockDouble, Mode};
@@ -61,18 +61,7 @@ async fn gateway_with_control_plane(
             config.control_plane.enabled = true;
             config.control_plane.endpoint = Some(endpoint.clone());
         }
-        config.principals = vec![NamedPrincipalConfig {
-            name: "chat-app".into(),
-            arn: "arn:aws:iam::123456789012:role/chat-app".into(),
-            account: None,
-            identity_policies: vec![],
-            groups: vec![],
-            boundary: None,
-            tags: Default::default(),
-            identity: Default::default(),
-            s3_locations: None,
-            assume_role_arn: None,
-        }];
+        config.principals = vec![support::principal("chat-app")];
         config.auth.api_keys = vec![ApiKeyEntry {
             principal: "chat-app".into(),
             sha256: api_key::hash_hex(API_KEY),
@@ -365,18 +354,7 @@ async fn readme_boto3_mesh_snippet_runs_behind_a_trusted_header() {
     let double = BedrockDouble::start(REGION).await;
     let mut options = GuardOptions::policy(POLICY);
     options.configure = Some(Arc::new(|config: &mut Config| {
-        config.principals = vec![NamedPrincipalConfig {
-            name: "chat-app".into(),
-            arn: "arn:aws:iam::123456789012:role/chat-app".into(),
-            account: None,
-            identity_policies: vec![],
-            groups: vec![],
-            boundary: None,
-            tags: Default::default(),
-            identity: Default::default(),
-            s3_locations: None,
-            assume_role_arn: None,
-        }];
+        config.principals = vec![support::principal("chat-app")];
         config.auth.trusted_header = Some(bedrock_guard::config::TrustedHeaderConfig {
             header: MESH_HEADER.into(),
             trusted_cidrs: vec!["127.0.0.1/32".into()],

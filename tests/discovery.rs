@@ -69,16 +69,8 @@ async fn control_plane() -> ControlPlaneDouble {
 
 fn principal(name: &str, team: &str) -> NamedPrincipalConfig {
     NamedPrincipalConfig {
-        name: name.into(),
-        arn: format!("arn:aws:iam::{ACCOUNT}:role/{name}"),
-        account: None,
-        identity_policies: vec![],
-        groups: vec![],
-        boundary: None,
         tags: [("team".to_owned(), team.to_owned())].into_iter().collect(),
-        identity: Default::default(),
-        s3_locations: None,
-        assume_role_arn: None,
+        ..NamedPrincipalConfig::new(name, format!("arn:aws:iam::{ACCOUNT}:role/{name}"))
     }
 }
 

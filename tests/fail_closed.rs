@@ -16,8 +16,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use bedrock_guard::auth::api_key;
 use bedrock_guard::config::{
-    load, ApiKeyEntry, Config, NamedPrincipalConfig, Overrides, ReloadOutcome, ReloadTrigger,
-    TrustedHeaderConfig,
+    load, ApiKeyEntry, Config, Overrides, ReloadOutcome, ReloadTrigger, TrustedHeaderConfig,
 };
 use bedrock_guard::Guard;
 use bytes::Bytes;
@@ -27,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use support::guard::{start_guard, GuardOptions, RunningGuard, FULL_ACCESS};
+use support::guard::{serve_with_admin, start_guard, GuardOptions, RunningGuard, FULL_ACCESS};
 use support::logs::capture;
 use support::{BedrockDouble, Mode};
 
@@ -37,21 +36,6 @@ const API_KEY: &str = "bgk_fail_closed_test_key_00000000000000000000000000000000
 /// An upper bound so a broken guard fails the test instead of hanging it; never what decides it.
 const WAIT: Duration = Duration::from_secs(20);
 
-fn principal(name: &str) -> NamedPrincipalConfig {
-    NamedPrincipalConfig {
-        name: name.into(),
-        arn: format!("arn:aws:iam::123456789012:role/{name}"),
-        account: None,
-        identity_policies: vec![],
-        groups: vec![],
-        boundary: None,
-        tags: Default::default(),
-        identity: Default::default(),
-        assume_role_arn: None,
-        s3_locations: None,
-    }
-}
-
 /// A gateway whose only client is `app`, with an API key; `extra` adjusts the config further.
 async fn gateway(
     double: &BedrockDouble,
@@ -59,7 +43,7 @@ async fn gateway(
 ) -> RunningGuard {
     let mut options = GuardOptions::policy(FULL_ACCESS);
     options.configure = Some(Arc::new(move |config: &mut Config| {
-        config.principals = vec![principal("app")];
+        config.principals = vec![support::principal("app")];
         config.auth.api_keys = vec![ApiKeyEntry {
             principal: "app".into(),
             sha256: api_key::hash_hex(API_KEY),
@@ -296,26 +280,13 @@ async fn every_start_up_refusal_is_a_reload_refusal() {
 /// Serves a guard built from `path` with its admin listener; both stop when the senders drop.
 async fn serve_from_file(path: &Path) -> (Guard, SocketAddr, SocketAddr, [oneshot::Sender<()>; 2]) {
     let guard = build(path).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (addr, admin) = (
-        listener.local_addr().unwrap(),
-        admin_listener.local_addr().unwrap(),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (admin_stop, admin_stopped) = oneshot::channel::<()>();
-    let admin_guard = guard.clone();
-    tokio::spawn(async move {
-        admin_guard
-            .serve_admin(admin_listener, async move {
-                let _ = admin_stopped.await;
-            })
-            .await
-    });
-    tokio::spawn(guard.clone().serve(listener, async move {
-        let _ = stopped.await;
-    }));
-    (guard, addr, admin, [stop, admin_stop])
+    let serving = serve_with_admin(&guard).await;
+    (
+        guard,
+        serving.addr,
+        serving.admin_addr,
+        [serving.stop, serving.admin_stop],
+    )
 }
 
 #[tokio::test]
@@ -410,7 +381,7 @@ async fn removing_every_auth_method_over_the_admin_api_is_refused() {
 async fn an_identity_header_sent_twice_is_refused() {
     let double = BedrockDouble::start(REGION).await;
     let guard = gateway(&double, |config| {
-        config.principals.push(principal("admin"));
+        config.principals.push(support::principal("admin"));
         config.auth.trusted_header = Some(TrustedHeaderConfig {
             header: "x-principal".into(),
             trusted_cidrs: vec!["127.0.0.0/8".into()],
@@ -716,6 +687,28 @@ fn full(body: impl Into<Bytes>) -> H2Body {
         .boxed()
 }
 
+/// Opens `count` streams without an API key whose bodies never come; each must be answered with
+/// `status` (without waiting for its body).
+async fn assert_stalled_streams_answered(
+    sender: &mut hyper::client::conn::http2::SendRequest<H2Body>,
+    addr: SocketAddr,
+    count: usize,
+    status: u16,
+) {
+    let mut pending = Vec::new();
+    for _ in 0..count {
+        sender.ready().await.unwrap();
+        pending.push(sender.send_request(h2_request(addr, None, stalled())));
+    }
+    for response in pending {
+        let response = tokio::time::timeout(WAIT, response)
+            .await
+            .expect("answered")
+            .unwrap();
+        assert_eq!(response.status(), status);
+    }
+}
+
 fn h2_request(addr: SocketAddr, api_key: Option<&str>, body: H2Body) -> http::Request<H2Body> {
     let mut builder = http::Request::post(format!("http://{addr}{CONVERSE}"))
         .header("content-type", "application/json");
@@ -732,18 +725,7 @@ async fn http2_streams_without_credentials_are_refused_from_their_headers() {
     let mut sender = h2c(guard.addr).await;
 
     // Many HEADERS frames, bodies that never come: every stream is answered at once.
-    let mut pending = Vec::new();
-    for _ in 0..60 {
-        sender.ready().await.unwrap();
-        pending.push(sender.send_request(h2_request(guard.addr, None, stalled())));
-    }
-    for response in pending {
-        let response = tokio::time::timeout(WAIT, response)
-            .await
-            .expect("answered")
-            .unwrap();
-        assert_eq!(response.status(), 403);
-    }
+    assert_stalled_streams_answered(&mut sender, guard.addr, 60, 403).await;
     sender.ready().await.unwrap();
     let ok = sender
         .send_request(h2_request(
@@ -809,18 +791,7 @@ async fn http2_streams_that_send_no_body_time_out() {
     })
     .await;
     let mut sender = h2c(guard.addr).await;
-    let mut pending = Vec::new();
-    for _ in 0..4 {
-        sender.ready().await.unwrap();
-        pending.push(sender.send_request(h2_request(guard.addr, None, stalled())));
-    }
-    for response in pending {
-        let response = tokio::time::timeout(WAIT, response)
-            .await
-            .expect("answered")
-            .unwrap();
-        assert_eq!(response.status(), 408);
-    }
+    assert_stalled_streams_answered(&mut sender, guard.addr, 4, 408).await;
     // Their slots are back.
     sender.ready().await.unwrap();
     let ok = sender

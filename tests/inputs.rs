@@ -13,7 +13,6 @@ use std::sync::Arc;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_bedrockruntime::config::{Region, Token};
-use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
 use aws_sdk_bedrockruntime::types::{
     AsyncInvokeOutputDataConfig, AsyncInvokeS3OutputDataConfig, ContentBlock, ConversationRole,
     DocumentBlock, DocumentFormat, DocumentSource, Message, S3Location,
@@ -25,6 +24,7 @@ use bedrock_guard::config::{
     ApiKeyEntry, Config, NamedPrincipalConfig, Overrides, ReloadOutcome, ReloadTrigger,
 };
 use bedrock_guard::Guard;
+use support::client::code_and_message;
 use support::guard::{start_guard, GuardOptions, RunningGuard, FULL_ACCESS};
 use support::{BedrockDouble, PROXY_ACCESS_KEY, PROXY_SECRET_KEY, PROXY_SESSION_TOKEN};
 
@@ -262,16 +262,8 @@ async fn a_repeated_content_type_or_accept_is_refused() {
 
 fn named(name: &str, s3: Option<Vec<&str>>) -> NamedPrincipalConfig {
     NamedPrincipalConfig {
-        name: name.into(),
-        arn: format!("arn:aws:iam::123456789012:role/{name}"),
-        account: None,
-        identity_policies: vec![],
-        groups: vec![],
-        boundary: None,
-        tags: Default::default(),
-        identity: Default::default(),
-        assume_role_arn: None,
         s3_locations: s3.map(|p| p.into_iter().map(str::to_owned).collect()),
+        ..support::principal(name)
     }
 }
 
@@ -339,13 +331,7 @@ async fn converse_with_document(client: &Client, uri: &str) -> Result<(), (Strin
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| {
-            let e = e.into_service_error();
-            (
-                e.code().unwrap_or_default().to_owned(),
-                e.message().unwrap_or_default().to_owned(),
-            )
-        })
+        .map_err(|e| code_and_message(e.into_service_error()))
 }
 
 async fn start_async(
@@ -366,13 +352,7 @@ async fn start_async(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| {
-            let e = e.into_service_error();
-            (
-                e.code().unwrap_or_default().to_owned(),
-                e.message().unwrap_or_default().to_owned(),
-            )
-        })
+        .map_err(|e| code_and_message(e.into_service_error()))
 }
 
 fn text_to_video(image: Option<&str>) -> Document {

@@ -38,18 +38,7 @@ const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
 async fn gateway(double: &BedrockDouble, policy: &str) -> RunningGuard {
     let mut options = GuardOptions::policy(policy);
     options.configure = Some(Arc::new(|config: &mut Config| {
-        config.principals = vec![NamedPrincipalConfig {
-            name: "openai-app".into(),
-            arn: PRINCIPAL_ARN.into(),
-            account: None,
-            identity_policies: vec![],
-            groups: vec![],
-            boundary: None,
-            tags: Default::default(),
-            identity: Default::default(),
-            assume_role_arn: None,
-            s3_locations: None,
-        }];
+        config.principals = vec![NamedPrincipalConfig::new("openai-app", PRINCIPAL_ARN)];
         config.auth.api_keys = vec![ApiKeyEntry {
             principal: "openai-app".into(),
             sha256: api_key::hash_hex(KEY),

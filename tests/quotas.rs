@@ -21,7 +21,7 @@ use bedrock_guard::config::{Overrides, ReloadOutcome, ReloadTrigger, Reloader};
 use bedrock_guard::quota::ManualClock;
 use bedrock_guard::Guard;
 use support::client::{sdk_client, user_message};
-use support::guard::FULL_ACCESS;
+use support::guard::{serve_with_admin, FULL_ACCESS};
 use support::{BedrockDouble, PROXY_ACCESS_KEY, PROXY_SECRET_KEY, PROXY_SESSION_TOKEN};
 use tokio::sync::oneshot;
 
@@ -92,32 +92,15 @@ impl QuotaGuard {
             .build()
             .await
             .expect("guard builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let admin_url = format!("http://{}", admin_listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (admin_stop, admin_stopped) = oneshot::channel::<()>();
-        let admin = guard.clone();
-        tokio::spawn(async move {
-            admin
-                .serve_admin(admin_listener, async move {
-                    let _ = admin_stopped.await;
-                })
-                .await
-        });
-        let reloader = guard.reloader().clone();
-        tokio::spawn(guard.clone().serve(listener, async move {
-            let _ = stopped.await;
-        }));
+        let serving = serve_with_admin(&guard).await;
         QuotaGuard {
-            url,
-            admin_url,
+            url: format!("http://{}", serving.addr),
+            admin_url: format!("http://{}", serving.admin_addr),
             config_path,
-            reloader,
+            reloader: guard.reloader().clone(),
             guard,
-            _stop: stop,
-            _admin_stop: admin_stop,
+            _stop: serving.stop,
+            _admin_stop: serving.admin_stop,
             _dir: dir,
         }
     }
@@ -170,6 +153,12 @@ impl QuotaGuard {
 }
 
 /// One Converse through the SDK: `Ok(())` or the error code.
+/// One call, which must be refused with the error `code`.
+async fn assert_refused(client: &aws_sdk_bedrockruntime::Client, code: &str) {
+    let err = converse(client).await.unwrap_err();
+    assert!(err.starts_with(code), "{err}");
+}
+
 async fn converse(client: &aws_sdk_bedrockruntime::Client) -> Result<(), String> {
     client
         .converse()
@@ -315,8 +304,7 @@ tokens_per_minute = 20
     assert_eq!(used(&admin, "team-tokens", "tokens_per_minute"), 22.0);
 
     // 22 >= 20: the next call is throttled until the minute slides by.
-    let err = converse(&client).await.unwrap_err();
-    assert!(err.starts_with("ThrottlingException"), "{err}");
+    assert_refused(&client, "ThrottlingException").await;
     clock.advance(Duration::from_secs(120));
     converse(&client).await.unwrap();
 }
@@ -537,6 +525,16 @@ requests_per_minute = {limit}
     )
 }
 
+/// The admin API shows the `fleet-rate` rule counted in Redis, at `requests` this minute.
+fn assert_fleet_rate_in_redis(admin: &serde_json::Value, requests: f64) {
+    assert_eq!(admin["counters"][0]["source"], "redis", "{admin}");
+    assert_eq!(
+        used(admin, "fleet-rate", "requests_per_minute"),
+        requests,
+        "{admin}"
+    );
+}
+
 #[tokio::test]
 async fn two_guards_sharing_one_redis_enforce_one_limit() {
     let Some(redis) = RedisServer::start() else {
@@ -555,16 +553,9 @@ async fn two_guards_sharing_one_redis_enforce_one_limit() {
     converse(&client_b).await.unwrap();
     // Each replica saw two calls, the fleet four: both refuse the fifth.
     for client in [&client_a, &client_b] {
-        let err = converse(client).await.unwrap_err();
-        assert!(err.starts_with("ThrottlingException"), "{err}");
+        assert_refused(client, "ThrottlingException").await;
     }
-    let admin = a.admin_quotas().await;
-    assert_eq!(
-        used(&admin, "fleet-rate", "requests_per_minute"),
-        4.0,
-        "{admin}"
-    );
-    assert_eq!(admin["counters"][0]["source"], "redis");
+    assert_fleet_rate_in_redis(&a.admin_quotas().await, 4.0);
     let metrics = a.metrics().await;
     assert!(
         metrics.contains("bedrock_guard_quota_backend_seconds"),
@@ -587,8 +578,7 @@ async fn redis_killed_and_restarted_falls_back_to_local_counts_and_resyncs() {
     // Redis is gone: this replica keeps enforcing with its own counts (it saw the first call).
     converse(&client).await.unwrap();
     converse(&client).await.unwrap();
-    let err = converse(&client).await.unwrap_err();
-    assert!(err.starts_with("ThrottlingException"), "{err}");
+    assert_refused(&client, "ThrottlingException").await;
     assert!(guard
         .metrics()
         .await
@@ -599,15 +589,8 @@ async fn redis_killed_and_restarted_falls_back_to_local_counts_and_resyncs() {
     redis.restart();
     guard.backend_settled(true).await;
     converse(&client).await.unwrap();
-    let err = converse(&client).await.unwrap_err();
-    assert!(err.starts_with("ThrottlingException"), "{err}");
-    let admin = guard.admin_quotas().await;
-    assert_eq!(admin["counters"][0]["source"], "redis", "{admin}");
-    assert_eq!(
-        used(&admin, "fleet-rate", "requests_per_minute"),
-        3.0,
-        "{admin}"
-    );
+    assert_refused(&client, "ThrottlingException").await;
+    assert_fleet_rate_in_redis(&guard.admin_quotas().await, 3.0);
 }
 
 #[tokio::test]
@@ -622,8 +605,7 @@ async fn redis_killed_with_on_backend_error_deny_refuses_until_it_is_back() {
 
     converse(&client).await.unwrap();
     redis.kill();
-    let err = converse(&client).await.unwrap_err();
-    assert!(err.starts_with("ServiceUnavailableException"), "{err}");
+    assert_refused(&client, "ServiceUnavailableException").await;
     redis.restart();
     guard.backend_settled(true).await;
     converse(&client).await.unwrap();

@@ -328,7 +328,7 @@ impl Authenticator {
         default_region: &str,
         now: SystemTime,
     ) -> Result<Caller, AuthError> {
-        self.authenticate_head(&request.head(), peer, default_region, now)?
+        self.authenticate_head(&request.head, peer, default_region, now)?
             .finish(request.body)
     }
 
@@ -472,18 +472,11 @@ mod tests {
             ..Config::default()
         };
         config.principals = vec![NamedPrincipalConfig {
-            name: "app".into(),
-            arn: "arn:aws:iam::123456789012:role/app".into(),
-            account: None,
-            identity_policies: vec![],
-            groups: vec![],
-            boundary: None,
             tags: [("team".to_owned(), "search".to_owned())]
                 .into_iter()
                 .collect(),
             identity: IdentityMode::Unrestricted,
-            assume_role_arn: None,
-            s3_locations: None,
+            ..NamedPrincipalConfig::new("app", "arn:aws:iam::123456789012:role/app")
         }];
         config.auth.allow_inline_secrets = true;
         config.auth.allowed_regions = allowed_regions;
@@ -527,11 +520,13 @@ mod tests {
 
     fn authenticate(auth: &Authenticator, headers: &HeaderMap) -> Result<Caller, AuthError> {
         let request = IncomingRequest {
-            method: "POST",
-            path: "/model/x.y/invoke",
-            query: None,
-            authority: None,
-            headers,
+            head: RequestHead {
+                method: "POST",
+                path: "/model/x.y/invoke",
+                query: None,
+                authority: None,
+                headers,
+            },
             body: b"{}",
         };
         auth.authenticate(&request, None, "us-east-1", SystemTime::now())

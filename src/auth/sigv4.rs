@@ -20,6 +20,7 @@ use super::api_key::constant_time_eq;
 use super::canonical;
 use super::{AuthError, Principal};
 use crate::aws::SIGNING_NAME;
+use crate::calendar::{days_from_civil, UtcDateTime};
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// HTTP/2's host pseudo-header, as SigV4 clients name it in `SignedHeaders`.
@@ -63,27 +64,8 @@ impl AccessKeys {
 /// What the request carried, as received.
 #[derive(Debug, Clone, Copy)]
 pub struct IncomingRequest<'a> {
-    pub method: &'a str,
-    /// Raw path, still percent-encoded, as on the wire.
-    pub path: &'a str,
-    pub query: Option<&'a str>,
-    /// HTTP/2's `:authority` (the request URI's authority); `None` over HTTP/1.1, where the host is
-    /// the `Host` header.
-    pub authority: Option<&'a str>,
-    pub headers: &'a HeaderMap,
+    pub head: RequestHead<'a>,
     pub body: &'a [u8],
-}
-
-impl<'a> IncomingRequest<'a> {
-    pub fn head(&self) -> RequestHead<'a> {
-        RequestHead {
-            method: self.method,
-            path: self.path,
-            query: self.query,
-            authority: self.authority,
-            headers: self.headers,
-        }
-    }
 }
 
 /// The request before its body: all that authentication needs except a SigV4 payload hash.
@@ -93,7 +75,8 @@ pub struct RequestHead<'a> {
     /// Raw path, still percent-encoded, as on the wire.
     pub path: &'a str,
     pub query: Option<&'a str>,
-    /// HTTP/2's `:authority`; `None` over HTTP/1.1.
+    /// HTTP/2's `:authority` (the request URI's authority); `None` over HTTP/1.1, where the host is
+    /// the `Host` header.
     pub authority: Option<&'a str>,
     pub headers: &'a HeaderMap,
 }
@@ -182,7 +165,7 @@ pub fn verify(
     max_skew: Duration,
     now: SystemTime,
 ) -> Result<(Arc<Principal>, String), AuthError> {
-    check_head(keys, &request.head(), authorization, max_skew, now)?.verify(request.body)
+    check_head(keys, &request.head, authorization, max_skew, now)?.verify(request.body)
 }
 
 /// Everything about a SigV4 request that the head decides: an unknown key, a wrong scope, a stale
@@ -414,38 +397,11 @@ fn format_amz_date(time: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+    let t = UtcDateTime::from_epoch_secs(secs);
     format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
-}
-
-// Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
@@ -507,11 +463,13 @@ mod tests {
         now: SystemTime,
     ) -> Result<(Arc<Principal>, String), AuthError> {
         let request = IncomingRequest {
-            method: "POST",
-            path: "/model/amazon.nova-lite-v1%3A0/converse",
-            query: None,
-            authority: None,
-            headers,
+            head: RequestHead {
+                method: "POST",
+                path: "/model/amazon.nova-lite-v1%3A0/converse",
+                query: None,
+                authority: None,
+                headers,
+            },
             body,
         };
         verify(
@@ -611,11 +569,13 @@ mod tests {
             verify(
                 &keys(),
                 &IncomingRequest {
-                    method: "POST",
-                    path: "/model/amazon.nova-lite-v1%3A0/converse",
-                    query: None,
-                    authority,
-                    headers,
+                    head: RequestHead {
+                        method: "POST",
+                        path: "/model/amazon.nova-lite-v1%3A0/converse",
+                        query: None,
+                        authority,
+                        headers,
+                    },
                     body,
                 },
                 &authorization,
@@ -640,11 +600,13 @@ mod tests {
         let mut without_host = signed_host.clone();
         without_host.remove("host");
         let over_h2 = IncomingRequest {
-            method: "POST",
-            path: "/model/amazon.nova-lite-v1%3A0/converse",
-            query: None,
-            authority: Some("127.0.0.1:8787"),
-            headers: &without_host,
+            head: RequestHead {
+                method: "POST",
+                path: "/model/amazon.nova-lite-v1%3A0/converse",
+                query: None,
+                authority: Some("127.0.0.1:8787"),
+                headers: &without_host,
+            },
             body,
         };
         verify(&keys(), &over_h2, &host_auth, Duration::from_secs(300), now).unwrap();
@@ -721,11 +683,13 @@ mod tests {
                 );
             }
             let request = IncomingRequest {
-                method,
-                path: uri.path(),
-                query: uri.query(),
-                authority: None,
-                headers: &headers,
+                head: RequestHead {
+                    method,
+                    path: uri.path(),
+                    query: uri.query(),
+                    authority: None,
+                    headers: &headers,
+                },
                 body: &body,
             };
             let verified = verify(&keys(), &request, &authorization, Duration::from_secs(300), now);

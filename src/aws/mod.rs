@@ -9,7 +9,7 @@ mod signing;
 pub use account::AccountResolver;
 pub use assume_role::RoleSessions;
 pub use credentials::{CredentialCache, CredentialsError};
-pub use signing::{sign_request, SigningError, SIGNING_NAME};
+pub use signing::{sign_request, signed_header_map, SigningError, SIGNING_NAME};
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::provider::SharedCredentialsProvider;

@@ -6,6 +6,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Bedrock Runtime signs as `bedrock`, not `bedrock-runtime`.
 pub const SIGNING_NAME: &str = "bedrock";
@@ -57,6 +58,24 @@ pub fn sign_request<'a>(
     )
 }
 
+/// The headers to send: `headers` followed by the `signature` from [`sign_request`] (which replaces
+/// any header of the same name).
+pub fn signed_header_map(
+    headers: Vec<(HeaderName, HeaderValue)>,
+    signature: Vec<(&'static str, String)>,
+) -> Result<HeaderMap, SigningError> {
+    let mut outgoing = HeaderMap::with_capacity(headers.len() + signature.len());
+    for (name, value) in headers {
+        outgoing.append(name, value);
+    }
+    for (name, value) in signature {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(SigningError::from_message)?;
+        let value = HeaderValue::from_str(&value).map_err(SigningError::from_message)?;
+        outgoing.insert(name, value);
+    }
+    Ok(outgoing)
+}
+
 fn sign_with_aws_sigv4<'a>(
     method: &'a str,
     url: &'a str,
@@ -99,6 +118,7 @@ mod direct {
     use sha2::{Digest, Sha256};
 
     use super::SIGNING_NAME;
+    use crate::calendar::UtcDateTime;
 
     type HmacSha256 = Hmac<Sha256>;
 
@@ -284,29 +304,11 @@ mod direct {
     /// `YYYYMMDDTHHMMSSZ` in UTC.
     fn format_date_time(time: SystemTime) -> Option<String> {
         let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-        let days = i64::try_from(secs / 86_400).ok()?;
-        let rem = secs % 86_400;
-        let (y, m, d) = civil_from_days(days);
+        let t = UtcDateTime::from_epoch_secs(i64::try_from(secs).ok()?);
         Some(format!(
-            "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
         ))
-    }
-
-    /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-    fn civil_from_days(days: i64) -> (i64, u32, u32) {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        (y, m, d)
     }
 }
 

@@ -326,6 +326,24 @@ pub struct NamedPrincipalConfig {
     pub s3_locations: Option<Vec<String>>,
 }
 
+impl NamedPrincipalConfig {
+    /// A principal with every optional field at its config-file default.
+    pub fn new(name: impl Into<String>, arn: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            arn: arn.into(),
+            account: None,
+            identity_policies: Vec::new(),
+            groups: Vec::new(),
+            boundary: None,
+            tags: BTreeMap::new(),
+            identity: IdentityMode::default(),
+            assume_role_arn: None,
+            s3_locations: None,
+        }
+    }
+}
+
 /// One `[[policy_tests]]` case: a request and the decision it must get.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -242,68 +242,37 @@ impl Reloader {
 /// Settings read once at start (sockets, clients, identity): name each one that differs.
 fn restart_required(running: &Config, candidate: &Config) -> Vec<String> {
     let mut changed = Vec::new();
-    let mut check = |name: &str, differs: bool| {
-        if differs {
-            changed.push(name.to_owned());
-        }
-    };
-    check("listen", running.listen != candidate.listen);
-    check("region", running.region != candidate.region);
-    check("account_id", running.account_id != candidate.account_id);
-    check("upstream", running.upstream != candidate.upstream);
-    check("log", running.log != candidate.log);
-    check("reload", running.reload != candidate.reload);
-    check(
-        "admin_listen",
-        running.admin_listen != candidate.admin_listen,
-    );
-    check(
-        "shutdown_grace_secs",
-        running.shutdown_grace_secs != candidate.shutdown_grace_secs,
+    // Each setting is named by its path in the config file (`limits.idle_timeout_secs`).
+    macro_rules! check {
+        ($($first:ident $(. $rest:ident)*),+ $(,)?) => {$(
+            if running.$first $(.$rest)* != candidate.$first $(.$rest)* {
+                changed.push(concat!(stringify!($first) $(, ".", stringify!($rest))*).to_owned());
+            }
+        )+};
+    }
+    check!(
+        listen,
+        region,
+        account_id,
+        upstream,
+        log,
+        reload,
+        admin_listen,
+        shutdown_grace_secs,
     );
     // The body cap is read per request from the snapshot; the connection limits are not.
-    let (a, b) = (&running.limits, &candidate.limits);
-    check(
-        "limits.max_concurrent_requests",
-        a.max_concurrent_requests != b.max_concurrent_requests,
-    );
-    check(
-        "limits.header_read_timeout_secs",
-        a.header_read_timeout_secs != b.header_read_timeout_secs,
-    );
-    check(
-        "limits.idle_timeout_secs",
-        a.idle_timeout_secs != b.idle_timeout_secs,
-    );
-    check(
-        "limits.body_read_timeout_secs",
-        a.body_read_timeout_secs != b.body_read_timeout_secs,
-    );
-    check(
-        "limits.body_min_bytes_per_sec",
-        a.body_min_bytes_per_sec != b.body_min_bytes_per_sec,
-    );
-    check(
-        "limits.max_body_bytes_per_connection",
-        a.max_body_bytes_per_connection != b.max_body_bytes_per_connection,
-    );
-    check(
-        "limits.max_body_bytes_total",
-        a.max_body_bytes_total != b.max_body_bytes_total,
-    );
-    check(
-        "limits.max_concurrent_streams",
-        a.max_concurrent_streams != b.max_concurrent_streams,
+    check!(
+        limits.max_concurrent_requests,
+        limits.header_read_timeout_secs,
+        limits.idle_timeout_secs,
+        limits.body_read_timeout_secs,
+        limits.body_min_bytes_per_sec,
+        limits.max_body_bytes_per_connection,
+        limits.max_body_bytes_total,
+        limits.max_concurrent_streams,
     );
     // The counter store is opened once; entries, limits and prices reload.
-    check(
-        "quotas.backend",
-        running.quotas.backend != candidate.quotas.backend,
-    );
-    check(
-        "quotas.redis_timeout_ms",
-        running.quotas.redis_timeout_ms != candidate.quotas.redis_timeout_ms,
-    );
+    check!(quotas.backend, quotas.redis_timeout_ms);
     changed
 }
 
@@ -422,6 +391,26 @@ mod tests {
         .unwrap();
         reloader.reload(ReloadTrigger::Admin).await;
         assert_eq!(reloader.status().restart_required, ["listen", "region"]);
+    }
+
+    #[test]
+    fn restart_required_names_settings_by_their_config_path() {
+        let running = Config::default();
+        assert!(restart_required(&running, &running).is_empty());
+        let mut candidate = running.clone();
+        candidate.shutdown_grace_secs += 1;
+        candidate.limits.body_min_bytes_per_sec += 1;
+        candidate.limits.max_concurrent_streams += 1;
+        candidate.quotas.redis_timeout_ms += 1;
+        assert_eq!(
+            restart_required(&running, &candidate),
+            [
+                "shutdown_grace_secs",
+                "limits.body_min_bytes_per_sec",
+                "limits.max_concurrent_streams",
+                "quotas.redis_timeout_ms",
+            ]
+        );
     }
 
     #[tokio::test]

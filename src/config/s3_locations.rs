@@ -83,16 +83,8 @@ mod tests {
 
     fn named(name: &str, s3: Option<&[&str]>) -> NamedPrincipalConfig {
         NamedPrincipalConfig {
-            name: name.into(),
-            arn: format!("arn:aws:iam::123456789012:role/{name}"),
-            account: None,
-            identity_policies: vec![],
-            groups: vec![],
-            boundary: None,
-            tags: Default::default(),
-            identity: Default::default(),
-            assume_role_arn: None,
             s3_locations: s3.map(|p| p.iter().map(|s| s.to_string()).collect()),
+            ..NamedPrincipalConfig::new(name, format!("arn:aws:iam::123456789012:role/{name}"))
         }
     }
 

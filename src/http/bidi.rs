@@ -43,7 +43,7 @@ use axum::extract::ConnectInfo;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderValue;
 use http::request::Parts;
 use http::Method;
 use http_body_util::BodyExt;
@@ -54,8 +54,8 @@ use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
 use super::proxy::{admit, authorize, Call};
 use crate::auth::sigv4::ClientChain;
-use crate::auth::{AuthMethod, IncomingRequest};
-use crate::aws::{sign_request, SigningError, SIGNING_NAME};
+use crate::auth::{AuthMethod, IncomingRequest, RequestHead};
+use crate::aws::{sign_request, signed_header_map, SigningError, SIGNING_NAME};
 use crate::classify;
 use crate::config::Snapshot;
 use crate::state::Shared;
@@ -117,11 +117,13 @@ pub(super) async fn relay(
         }
     }
     let head = IncomingRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        authority: parts.uri.authority().map(|a| a.as_str()),
-        headers: &parts.headers,
+        head: RequestHead {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            authority: parts.uri.authority().map(|a| a.as_str()),
+            headers: &parts.headers,
+        },
         body: &[],
     };
     let caller = snapshot
@@ -198,15 +200,7 @@ pub(super) async fn relay(
         .and_then(|(_, value)| value.rsplit_once("Signature="))
         .map(|(_, sig)| sig.to_owned())
         .ok_or_else(|| SigningError::from_message("no signature in the signed request"))?;
-    let mut outgoing = HeaderMap::with_capacity(headers.len() + signature.len());
-    for (name, value) in headers {
-        outgoing.append(name, value);
-    }
-    for (name, value) in signature {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(SigningError::from_message)?;
-        let value = HeaderValue::from_str(&value).map_err(SigningError::from_message)?;
-        outgoing.insert(name, value);
-    }
+    let outgoing = signed_header_map(headers, signature)?;
 
     // Inbound relay first: Bedrock may wait for the first event before it answers.
     let (frames_tx, frames_rx) = mpsc::channel::<Result<Bytes, FrameError>>(1);

@@ -54,6 +54,15 @@ pub enum GuardError {
     Quota(#[from] Refusal),
 }
 
+/// (status, `x-amzn-ErrorType`) pairs that several failures share.
+const UNAVAILABLE: (StatusCode, &str) = (
+    StatusCode::SERVICE_UNAVAILABLE,
+    "ServiceUnavailableException",
+);
+const INTERNAL: (StatusCode, &str) = (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException");
+const INVALID: (StatusCode, &str) = (StatusCode::BAD_REQUEST, "ValidationException");
+const DENIED: (StatusCode, &str) = (StatusCode::FORBIDDEN, "AccessDeniedException");
+
 impl GuardError {
     /// The status and the AWS error code (`x-amzn-ErrorType`) for this failure.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -63,62 +72,39 @@ impl GuardError {
                 (StatusCode::NOT_FOUND, "UnknownOperationException")
             }
             GuardError::Classify(ClassifyError::AccountIdUnknown) | GuardError::Account(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
+                INTERNAL
             }
-            GuardError::Classify(ClassifyError::UnresolvedWrapper { .. }) => {
-                (StatusCode::FORBIDDEN, "AccessDeniedException")
-            }
-            GuardError::Classify(ClassifyError::RouteNotCached { .. }) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableException",
-            ),
+            GuardError::Classify(ClassifyError::UnresolvedWrapper { .. }) => DENIED,
+            GuardError::Classify(ClassifyError::RouteNotCached { .. }) => UNAVAILABLE,
             GuardError::Classify(_) | GuardError::BodyRead(_) | GuardError::InvalidHeader(_) => {
-                (StatusCode::BAD_REQUEST, "ValidationException")
+                INVALID
             }
-            GuardError::Input(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
-            GuardError::AccessDenied { .. } => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+            GuardError::Input(_) => INVALID,
+            GuardError::AccessDenied { .. } => DENIED,
             GuardError::BodyTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "ValidationException")
             }
             GuardError::BodyTimeout { .. } => {
                 (StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException")
             }
-            GuardError::Credentials(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableException",
-            ),
-            GuardError::Signing(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
-            }
-            GuardError::Upstream(UpstreamError::Connect { .. }) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableException",
-            ),
+            GuardError::Credentials(_) => UNAVAILABLE,
+            GuardError::Signing(_) => INTERNAL,
+            GuardError::Upstream(UpstreamError::Connect { .. }) => UNAVAILABLE,
             GuardError::Upstream(UpstreamError::Timeout { .. }) => {
                 (StatusCode::GATEWAY_TIMEOUT, "GatewayTimeoutException")
             }
             GuardError::Upstream(UpstreamError::Broken { .. }) => {
                 (StatusCode::BAD_GATEWAY, "BadGatewayException")
             }
-            GuardError::Upstream(UpstreamError::Build(_)) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
-            }
+            GuardError::Upstream(UpstreamError::Build(_)) => INTERNAL,
             // Retryable by the SDKs' standard retry strategy, like Bedrock's own 503.
-            GuardError::Overloaded { .. } | GuardError::BodyBudget { .. } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableException",
-            ),
-            GuardError::Discovery(DiscoveryError::Validation(_)) => {
-                (StatusCode::BAD_REQUEST, "ValidationException")
-            }
+            GuardError::Overloaded { .. } | GuardError::BodyBudget { .. } => UNAVAILABLE,
+            GuardError::Discovery(DiscoveryError::Validation(_)) => INVALID,
             // A model the caller may not use is absent from its view, as from its listing.
             GuardError::Discovery(DiscoveryError::NotFound { .. }) => {
                 (StatusCode::NOT_FOUND, "ResourceNotFoundException")
             }
-            GuardError::Discovery(DiscoveryError::Unavailable { .. }) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableException",
-            ),
+            GuardError::Discovery(DiscoveryError::Unavailable { .. }) => UNAVAILABLE,
             // Per-minute limits: retried by SDKs with backoff, as Bedrock's own throttling.
             GuardError::Quota(Refusal::Throttled { .. }) => {
                 (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException")
@@ -127,10 +113,7 @@ impl GuardError {
             GuardError::Quota(Refusal::Exhausted { .. }) => {
                 (StatusCode::BAD_REQUEST, "ServiceQuotaExceededException")
             }
-            GuardError::Quota(Refusal::BackendUnavailable) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableException",
-            ),
+            GuardError::Quota(Refusal::BackendUnavailable) => UNAVAILABLE,
         }
     }
 
@@ -223,17 +206,7 @@ pub fn openai_error_response(
         "error": { "message": message, "type": kind, "code": code, "param": null }
     })
     .to_string();
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert("x-amzn-errortype", HeaderValue::from_static(code));
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    response
+    json_error_response(status, code, body, request_id)
 }
 
 /// An AWS-shaped error response.
@@ -244,6 +217,16 @@ pub fn aws_error_response(
     request_id: &str,
 ) -> Response {
     let body = serde_json::json!({ "message": message }).to_string();
+    json_error_response(status, code, body, request_id)
+}
+
+/// A JSON error body with the headers both error shapes carry: `x-amzn-ErrorType` and the request id.
+fn json_error_response(
+    status: StatusCode,
+    code: &'static str,
+    body: String,
+    request_id: &str,
+) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -19,7 +19,7 @@ use super::error::GuardError;
 use super::headers::{client_response_headers, forwardable_request_headers};
 use super::inputs;
 use crate::auth::{Caller, HeadAuth, RequestHead};
-use crate::aws::{sign_request, SigningError};
+use crate::aws::{sign_request, signed_header_map};
 use crate::classify::{self, ClassifyError, ModelId, ResourceContext, Route, RouteSource, Target};
 use crate::config::{EnforcementMode, Snapshot};
 use crate::policy::{AuthzRequest, RequestContext, ResourceCheck};
@@ -500,15 +500,7 @@ async fn forward(
         )?
     };
 
-    let mut outgoing = HeaderMap::with_capacity(headers.len() + signature.len());
-    for (name, value) in headers {
-        outgoing.append(name, value);
-    }
-    for (name, value) in signature {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(SigningError::from_message)?;
-        let value = HeaderValue::from_str(&value).map_err(SigningError::from_message)?;
-        outgoing.insert(name, value);
-    }
+    let outgoing = signed_header_map(headers, signature)?;
 
     audit.upstream_sent();
     let upstream = shared

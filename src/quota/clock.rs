@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::calendar::{civil_from_days, days_from_civil, UtcDateTime};
+
 const MINUTE_MS: u64 = 60_000;
 const DAY_MS: u64 = 86_400_000;
 
@@ -92,59 +94,23 @@ impl Windows {
     /// Start of the next UTC month, in epoch seconds.
     pub fn month_reset_secs(&self) -> u64 {
         let next = self.month + 1;
-        let (year, month) = ((next / 12) as i64, (next % 12) as u32 + 1);
+        let (year, month) = ((next / 12) as i64, (next % 12) as i64 + 1);
         (days_from_civil(year, month, 1) as u64) * 86_400
     }
 }
 
 /// Epoch seconds as `YYYY-MM-DDTHH:MM:SSZ` (for messages and the admin API).
 pub fn rfc3339(epoch_secs: u64) -> String {
-    let days = epoch_secs / 86_400;
-    let rem = epoch_secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
+    let t = UtcDateTime::from_epoch_secs(epoch_secs as i64);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
-}
-
-// Howard Hinnant's civil-calendar algorithms (proleptic Gregorian, exact for every date we meet).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn calendar_round_trips() {
-        for days in [0i64, 59, 60, 365, 10_957, 19_782, 20_000, 100_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
-        }
-    }
 
     #[test]
     fn resets_are_the_next_utc_day_and_month() {

@@ -2,6 +2,7 @@
 //! client credentials that must never reach upstream. Retries are off so each test sees the first answer.
 
 use aws_sdk_bedrockruntime::config::{Credentials, Region};
+use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
 use aws_sdk_bedrockruntime::types::{ContentBlock, ConversationRole, Message};
 use aws_sdk_bedrockruntime::Client;
 
@@ -32,4 +33,12 @@ pub fn user_message(text: &str) -> Message {
         .content(ContentBlock::Text(text.into()))
         .build()
         .unwrap()
+}
+
+/// A refused call's `(code, message)`, from its service error (`err.into_service_error()`).
+pub fn code_and_message(err: impl ProvideErrorMetadata) -> (String, String) {
+    (
+        err.code().unwrap_or_default().to_owned(),
+        err.message().unwrap_or_default().to_owned(),
+    )
 }

@@ -215,13 +215,37 @@ pub async fn start_guard_with_policy_files(
         .build()
         .await
         .expect("guard builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let reloader = guard.reloader().clone();
-    let (stop, stopped) = oneshot::channel::<()>();
-    // The admin listener too, on its own port, stopping with the proxy.
+    let serving = serve_with_admin(&guard).await;
+    RunningGuard {
+        addr: serving.addr,
+        admin_addr: serving.admin_addr,
+        _admin_stop: serving.admin_stop,
+        dir: dir.path().to_owned(),
+        reloader,
+        stop: Some(serving.stop),
+        served: Some(serving.served),
+        _dir: dir,
+    }
+}
+
+/// A guard serving on loopback port 0, with its admin listener on another; each stops when its
+/// sender is dropped (or sent to).
+pub struct Serving {
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub stop: oneshot::Sender<()>,
+    pub admin_stop: oneshot::Sender<()>,
+    pub served: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Serves `guard` and its admin API, each on a fresh loopback port.
+pub async fn serve_with_admin(guard: &Guard) -> Serving {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let admin_addr = admin_listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
     let (admin_stop, admin_stopped) = oneshot::channel::<()>();
     let admin_guard = guard.clone();
     tokio::spawn(async move {
@@ -231,17 +255,14 @@ pub async fn start_guard_with_policy_files(
             })
             .await
     });
-    let served = tokio::spawn(guard.serve(listener, async move {
+    let served = tokio::spawn(guard.clone().serve(listener, async move {
         let _ = stopped.await;
     }));
-    RunningGuard {
+    Serving {
         addr,
         admin_addr,
-        _admin_stop: admin_stop,
-        dir: dir.path().to_owned(),
-        reloader,
-        stop: Some(stop),
-        served: Some(served),
-        _dir: dir,
+        stop,
+        admin_stop,
+        served,
     }
 }

@@ -28,3 +28,11 @@ pub use double::{
     BedrockDouble, Mode, RecordedRequest, PROXY_ACCESS_KEY, PROXY_SECRET_KEY, PROXY_SESSION_TOKEN,
 };
 pub use eventstream::{decode_frames, encode_event, encode_exception, DecodedFrame};
+
+/// A principal named `name` with role ARN `arn:aws:iam::123456789012:role/<name>` and config defaults.
+pub fn principal(name: &str) -> bedrock_guard::config::NamedPrincipalConfig {
+    bedrock_guard::config::NamedPrincipalConfig::new(
+        name,
+        format!("arn:aws:iam::{}:role/{name}", guard::ACCOUNT_ID),
+    )
+}
