@@ -303,16 +303,17 @@ fn without_credentials_start_up_says_so_in_one_line_per_problem() {
         "https://bedrock-runtime.us-east-1.amazonaws.com"
     );
     let mut lines = logs.before.clone();
-    loop {
+    // Both problems are reported, each in its own time: the credentials, and the control-plane
+    // listing that needs them.
+    let (mut credentials, mut control_plane) = (false, false);
+    while !(credentials && control_plane) {
         let line = logs
             .rest
             .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no credentials line; saw:\n{}", lines.join("\n")));
-        let done = line.contains("no usable AWS credentials");
+            .unwrap_or_else(|_| panic!("a warning is missing; saw:\n{}", lines.join("\n")));
+        credentials |= line.contains("no usable AWS credentials");
+        control_plane |= line.contains("cannot list inference profiles");
         lines.push(line);
-        if done {
-            break;
-        }
     }
     assert!(terminate(&mut child).success());
     let parsed: Vec<serde_json::Value> = lines
@@ -333,15 +334,26 @@ fn without_credentials_start_up_says_so_in_one_line_per_problem() {
         .filter(|l| l["level"] == "WARN")
         .map(|l| l["message"].as_str().unwrap())
         .collect();
-    assert_eq!(warnings.len(), 2, "one line per problem: {warnings:?}");
+    assert_eq!(warnings.len(), 3, "one line per problem: {warnings:?}");
     assert!(
         warnings[0].starts_with("no AWS region configured"),
         "{warnings:?}"
     );
-    assert!(
-        warnings[1].starts_with("no usable AWS credentials"),
-        "{warnings:?}"
-    );
+    for problem in [
+        "no usable AWS credentials",
+        "cannot list inference profiles",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.starts_with(problem)),
+            "{problem}: {warnings:?}"
+        );
+    }
+    for line in &lines {
+        assert!(
+            !line.contains("\\n"),
+            "one line, not a multi-line dump: {line}"
+        );
+    }
 }
 
 #[test]

@@ -250,15 +250,19 @@ impl ControlPlane {
                     catalog
                 }
                 Err(err) => {
+                    let detail = err.to_string();
+                    // One line per problem: the SDK's error carries every credential provider it
+                    // tried over several lines; that dump is for debug.
                     tracing::warn!(
                         region = %region,
-                        error = %err,
+                        error = detail.lines().next().unwrap_or_default(),
                         table_date = builtin::TABLE_DATE,
                         "cannot list inference profiles (the proxy needs bedrock:ListInferenceProfiles and bedrock:ListFoundationModels); using the built-in routing table"
                     );
+                    tracing::debug!(region = %region, error = %detail, "control-plane listing failed");
                     metrics::gauge!("bedrock_guard_control_plane_up", "region" => region.clone())
                         .set(0.0);
-                    RegionCatalog::unavailable(err.to_string())
+                    RegionCatalog::unavailable(detail)
                 }
             };
             self.replace_region(region, |_| fresh);
