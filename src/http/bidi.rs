@@ -159,7 +159,7 @@ pub(super) async fn relay(
         region,
         route: &route,
         body_model: None,
-        probe: false,
+        body: &[],
     };
     // Nothing in a bidirectional stream's head names a body key; its events are never read as policy
     // inputs (a policy that reads one sees it unset, as for any call that does not carry it).

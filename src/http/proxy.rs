@@ -139,7 +139,7 @@ async fn proxy(
         region,
         route: &route,
         body_model: body_model.as_ref(),
-        probe: super::probe::is_model_probe(route.operation, &body),
+        body: &body,
     };
     let inbound = Inbound {
         headers: &parts.headers,
@@ -157,7 +157,17 @@ async fn proxy(
         audit,
     )
     .await?;
-    let mut response = forward(shared, &target, &parts.method, &parts.headers, body, audit).await?;
+    // `target` still lends the body to the deny path's probe check; the upstream gets a shared handle.
+    let upstream_body = body.clone();
+    let mut response = forward(
+        shared,
+        &target,
+        &parts.method,
+        &parts.headers,
+        upstream_body,
+        audit,
+    )
+    .await?;
     allowance.write_headers(response.headers_mut());
     Ok((response, permit))
 }
@@ -264,8 +274,9 @@ pub(super) struct Call<'a> {
     pub(super) region: &'a str,
     pub(super) route: &'a Route,
     pub(super) body_model: Option<&'a ModelId>,
-    /// A tool's start-up probe (`probe::is_model_probe`): a denial is expected, logged at debug.
-    pub(super) probe: bool,
+    /// The request body, read only if the call is denied: a tool's start-up probe
+    /// (`probe::is_model_probe`) expects its denial, which is logged at debug.
+    pub(super) body: &'a [u8],
 }
 
 pub(super) async fn authorize(
@@ -351,7 +362,7 @@ pub(super) async fn authorize(
     }
     if decision.is_allowed() {
         decision_line!(tracing::Level::DEBUG);
-    } else if call.probe {
+    } else if super::probe::is_model_probe(route.operation, call.body) {
         audit.mark_probe();
         decision_line!(tracing::Level::DEBUG);
     } else {
