@@ -123,7 +123,10 @@ async fn proxy(
         route,
         model: body_model,
     } = classify::with_body(route, &body)?;
-    audit.route(&route, parts.uri.path());
+    if route.target == Target::ModelInBody {
+        // The body may have picked the streaming form; model routes are recorded already.
+        audit.route(&route, parts.uri.path());
+    }
 
     if let Some(id) = &body_model {
         audit.body_model(id);
