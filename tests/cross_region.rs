@@ -134,11 +134,8 @@ fn the_geographic_example_allows_the_documented_call() {
 #[test]
 fn a_profile_the_builtin_table_does_not_know_falls_back_to_its_whole_prefix() {
     let snap = snapshot(FULL_ACCESS, &[]);
-    let answer = ask(
-        &snap,
-        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-        "us-east-1",
-    );
+    // Claude Sonnet 5's model card gives no per-source-region destinations.
+    let answer = ask(&snap, "us.anthropic.claude-sonnet-5", "us-east-1");
     assert_eq!(answer.routing_source, Some(RouteSource::BuiltinPrefixTable));
     let regions: Vec<_> = requested_regions(&answer)
         .into_iter()
@@ -206,12 +203,13 @@ fn the_global_scp_allows_global_and_geographic_calls_in_approved_regions_only() 
         "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
         "eu-west-1"
     ));
-    // The `us` profile of a model the built-in table does not know may route to us-west-1: blocked.
-    assert!(!allowed(
-        &snap,
-        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-        "us-east-1"
-    ));
+    // US Claude Haiku 4.5 from us-east-1 routes to approved regions only; from us-west-1 it may route
+    // to us-west-1 (its model card), and a `us` profile the built-in table does not know may route to
+    // any region of the prefix: both blocked.
+    let us_haiku = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+    assert!(allowed(&snap, us_haiku, "us-east-1"));
+    assert!(!allowed(&snap, us_haiku, "us-west-1"));
+    assert!(!allowed(&snap, "us.anthropic.claude-sonnet-5", "us-east-1"));
 }
 
 #[test]
