@@ -148,7 +148,8 @@ fn a_profile_the_builtin_table_does_not_know_falls_back_to_its_whole_prefix() {
             "us-east-2",
             "us-west-1",
             "us-west-2",
-            "ca-central-1"
+            "ca-central-1",
+            "ca-west-1"
         ]
     );
 }

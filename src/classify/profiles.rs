@@ -17,6 +17,7 @@ pub(crate) const BUILTIN_PROFILES: &[(&str, &[&str])] = &[
             "us-west-1",
             "us-west-2",
             "ca-central-1",
+            "ca-west-1",
         ],
     ),
     ("us-gov", &["us-gov-east-1", "us-gov-west-1"]),
@@ -31,6 +32,7 @@ pub(crate) const BUILTIN_PROFILES: &[(&str, &[&str])] = &[
             "eu-west-1",
             "eu-west-2",
             "eu-west-3",
+            "il-central-1",
         ],
     ),
     (
@@ -47,10 +49,15 @@ pub(crate) const BUILTIN_PROFILES: &[(&str, &[&str])] = &[
             "ap-southeast-4",
             "ap-southeast-5",
             "ap-southeast-7",
+            "ap-east-2",
+            "me-central-1",
         ],
     ),
     ("jp", &["ap-northeast-1", "ap-northeast-3"]),
-    ("au", &["ap-southeast-2", "ap-southeast-4"]),
+    (
+        "au",
+        &["ap-southeast-2", "ap-southeast-4", "ap-southeast-6"],
+    ),
     ("ca", &["ca-central-1", "ca-west-1"]),
     // Region-less: checked against the calling region and the region-less foundation model ARN.
     (GLOBAL_PREFIX, &[]),

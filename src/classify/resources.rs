@@ -666,7 +666,8 @@ mod tests {
                 m("us-east-2"),
                 m("us-west-1"),
                 m("us-west-2"),
-                m("ca-central-1")
+                m("ca-central-1"),
+                m("ca-west-1")
             ])
         );
     }

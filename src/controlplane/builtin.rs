@@ -253,6 +253,26 @@ mod tests {
     /// The regions a prefix's profiles are documented with, as sources and as destinations: the
     /// prefix's own geography, plus the two outside it AWS lists (il-central-1 for `eu.`,
     /// me-central-1 for `apac.`; see e.g. EU Claude Sonnet 4 and APAC Nova Lite on the page).
+    /// The per-prefix table is the fail-closed fallback for profiles this table does not know: it must
+    /// cover every region AWS documents for the prefix, or a profile called from such a region would
+    /// skip that region's check.
+    #[test]
+    fn prefix_table_covers_every_documented_region() {
+        let prefixes = crate::classify::InferenceProfileTable::builtin();
+        for &(id, source, to) in ROUTES {
+            let (prefix, _) = id.split_once('.').expect("a profile id has a prefix");
+            let regions = prefixes
+                .regions(prefix)
+                .unwrap_or_else(|| panic!("{id}: prefix {prefix} not in the prefix table"));
+            for region in std::iter::once(&source).chain(to) {
+                assert!(
+                    regions.iter().any(|r| r == region),
+                    "{id} from {source}: {region} missing from the {prefix} prefix table"
+                );
+            }
+        }
+    }
+
     fn in_geography(prefix: &str, region: &str) -> bool {
         match prefix {
             "us" => {
