@@ -130,8 +130,6 @@ enabled = false
 max_concurrent_requests = 4096
 [reload]
 watch = false
-[log]
-format = "json"
 EOF
 done
 

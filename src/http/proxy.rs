@@ -492,9 +492,9 @@ async fn forward(
     body: Bytes,
     audit: &mut Audit,
 ) -> Result<Response, GuardError> {
-    let url = shared
+    let target = shared
         .upstream
-        .url(call.region, &call.route.upstream_path)?;
+        .target(call.region, &call.route.upstream_path);
     let mut headers = forwardable_request_headers(client_headers)?;
     headers.push((CONTENT_LENGTH, HeaderValue::from(body.len())));
 
@@ -505,7 +505,7 @@ async fn forward(
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
         sign_request(
             method.as_str(),
-            url.as_str(),
+            &target,
             to_sign,
             &body,
             &credentials,
@@ -519,16 +519,15 @@ async fn forward(
     audit.upstream_sent();
     let upstream = shared
         .upstream
-        .send(method.clone(), url, outgoing, body)
+        .send(method.clone(), target, outgoing, body)
         .await?;
     audit.upstream_response(upstream.status().as_u16(), upstream.headers());
 
     // Streams (application/vnd.amazon.eventstream) and plain bodies alike pass through chunk by chunk:
     // nothing is buffered, and dropping the client's body drops the upstream connection with it.
-    let status = upstream.status();
-    let headers = client_response_headers(upstream.headers());
-    let mut response = Response::new(Body::from_stream(upstream.bytes_stream()));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
+    let (parts, upstream_body) = upstream.into_parts();
+    let mut response = Response::new(Body::new(upstream_body));
+    *response.status_mut() = parts.status;
+    *response.headers_mut() = client_response_headers(&parts.headers);
     Ok(response)
 }

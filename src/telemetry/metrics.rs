@@ -19,9 +19,12 @@
 //! | `bedrock_guard_control_plane_up` | gauge (recorded by `controlplane`): 1 when the region's listing succeeded | `region` |
 //! | `bedrock_guard_routing_fallback_total` | counter (recorded by `http::proxy`): calls routed from a built-in table | `source` |
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latencies of a model call: tens of milliseconds to the ten-minute response timeout.
@@ -165,48 +168,151 @@ pub fn set_config_version(version: &str) {
     *live = Some(version.to_owned());
 }
 
-pub fn record_request(
-    operation: &'static str,
-    decision: &'static str,
-    status: u16,
-    total: Duration,
-) {
+/// Series handles resolved once per label set and thread. The facade's macros build the key (label
+/// strings included) and look it up in the recorder's registry on every call; for the six series one
+/// forwarded call records, that was about 2% of the proxy's CPU at saturation (docs/BENCHMARKS.md).
+/// Handles are cached only once [`install`] ran: before that they would come from the no-op recorder.
+/// The recorder has no idle timeout, so a handle stays the series' own for the life of the process.
+#[derive(Default)]
+struct Handles {
+    requests: HashMap<(&'static str, &'static str, u16), Counter>,
+    durations: HashMap<&'static str, Histogram>,
+    upstream_latency: HashMap<&'static str, Histogram>,
+    upstream_ttfb: HashMap<&'static str, Histogram>,
+    /// principal -> model -> (input, output): as many entries as the exporter has token series.
+    tokens: HashMap<String, HashMap<String, [Counter; 2]>>,
+    policy_evaluation: Option<Histogram>,
+}
+
+thread_local! {
+    static HANDLES: RefCell<Handles> = RefCell::default();
+}
+
+/// Runs `f` on this thread's handles, or returns `None` when they must not be cached (no recorder of
+/// ours, or the thread is exiting): the caller then records through the macros.
+fn with_handles<R>(f: impl FnOnce(&mut Handles) -> R) -> Option<R> {
+    HANDLE.get()?;
+    HANDLES.try_with(|h| f(&mut h.borrow_mut())).ok()
+}
+
+fn requests_counter(operation: &'static str, decision: &'static str, status: u16) -> Counter {
     metrics::counter!(
         "bedrock_guard_requests_total",
         "operation" => operation,
         "decision" => decision,
         "status" => status.to_string()
     )
-    .increment(1);
+}
+
+fn duration_histogram(operation: &'static str) -> Histogram {
     metrics::histogram!("bedrock_guard_request_duration_seconds", "operation" => operation)
-        .record(total.as_secs_f64());
+}
+
+fn upstream_latency_histogram(operation: &'static str) -> Histogram {
+    metrics::histogram!("bedrock_guard_upstream_latency_seconds", "operation" => operation)
+}
+
+fn upstream_ttfb_histogram(operation: &'static str) -> Histogram {
+    metrics::histogram!("bedrock_guard_upstream_ttfb_seconds", "operation" => operation)
+}
+
+fn tokens_counter(principal: &str, model: &str, direction: &'static str) -> Counter {
+    metrics::counter!(
+        "bedrock_guard_tokens_total",
+        "principal" => principal.to_owned(),
+        "model" => model.to_owned(),
+        "direction" => direction
+    )
+}
+
+pub fn record_request(
+    operation: &'static str,
+    decision: &'static str,
+    status: u16,
+    total: Duration,
+) {
+    let cached = with_handles(|h| {
+        h.requests
+            .entry((operation, decision, status))
+            .or_insert_with(|| requests_counter(operation, decision, status))
+            .increment(1);
+        h.durations
+            .entry(operation)
+            .or_insert_with(|| duration_histogram(operation))
+            .record(total.as_secs_f64());
+    });
+    if cached.is_none() {
+        requests_counter(operation, decision, status).increment(1);
+        duration_histogram(operation).record(total.as_secs_f64());
+    }
 }
 
 pub fn record_policy_evaluation(elapsed: Duration) {
-    metrics::histogram!("bedrock_guard_policy_evaluation_seconds").record(elapsed.as_secs_f64());
+    let histogram = || metrics::histogram!("bedrock_guard_policy_evaluation_seconds");
+    let cached = with_handles(|h| {
+        h.policy_evaluation
+            .get_or_insert_with(histogram)
+            .record(elapsed.as_secs_f64());
+    });
+    if cached.is_none() {
+        histogram().record(elapsed.as_secs_f64());
+    }
 }
 
 pub fn record_upstream(operation: &'static str, latency: Option<Duration>, ttfb: Option<Duration>) {
-    if let Some(latency) = latency {
-        metrics::histogram!("bedrock_guard_upstream_latency_seconds", "operation" => operation)
-            .record(latency.as_secs_f64());
-    }
-    if let Some(ttfb) = ttfb {
-        metrics::histogram!("bedrock_guard_upstream_ttfb_seconds", "operation" => operation)
-            .record(ttfb.as_secs_f64());
+    let cached = with_handles(|h| {
+        if let Some(latency) = latency {
+            h.upstream_latency
+                .entry(operation)
+                .or_insert_with(|| upstream_latency_histogram(operation))
+                .record(latency.as_secs_f64());
+        }
+        if let Some(ttfb) = ttfb {
+            h.upstream_ttfb
+                .entry(operation)
+                .or_insert_with(|| upstream_ttfb_histogram(operation))
+                .record(ttfb.as_secs_f64());
+        }
+    });
+    if cached.is_none() {
+        if let Some(latency) = latency {
+            upstream_latency_histogram(operation).record(latency.as_secs_f64());
+        }
+        if let Some(ttfb) = ttfb {
+            upstream_ttfb_histogram(operation).record(ttfb.as_secs_f64());
+        }
     }
 }
 
 pub fn record_tokens(principal: &str, model: &str, input: Option<u64>, output: Option<u64>) {
-    for (direction, count) in [("input", input), ("output", output)] {
-        if let Some(count) = count {
-            metrics::counter!(
-                "bedrock_guard_tokens_total",
-                "principal" => principal.to_owned(),
-                "model" => model.to_owned(),
-                "direction" => direction
-            )
-            .increment(count);
+    if input.is_none() && output.is_none() {
+        return;
+    }
+    let cached = with_handles(|h| {
+        let models = match h.tokens.get_mut(principal) {
+            Some(models) => models,
+            None => h.tokens.entry(principal.to_owned()).or_default(),
+        };
+        let counters = match models.get_mut(model) {
+            Some(counters) => counters,
+            None => models.entry(model.to_owned()).or_insert_with(|| {
+                [
+                    tokens_counter(principal, model, "input"),
+                    tokens_counter(principal, model, "output"),
+                ]
+            }),
+        };
+        for (counter, count) in counters.iter().zip([input, output]) {
+            if let Some(count) = count {
+                counter.increment(count);
+            }
+        }
+    });
+    if cached.is_none() {
+        for (direction, count) in [("input", input), ("output", output)] {
+            if let Some(count) = count {
+                tokens_counter(principal, model, direction).increment(count);
+            }
         }
     }
 }
@@ -221,25 +327,32 @@ pub fn record_overload() {
 
 /// Counts one gauge up while alive (open streams, in-flight requests).
 #[derive(Debug)]
-pub struct GaugeGuard(&'static str);
+pub struct GaugeGuard(Gauge);
 
 impl GaugeGuard {
     pub fn open_stream() -> Self {
-        Self::up("bedrock_guard_open_streams")
+        static OPEN_STREAMS: OnceLock<Gauge> = OnceLock::new();
+        Self::up(&OPEN_STREAMS, "bedrock_guard_open_streams")
     }
 
     pub fn in_flight() -> Self {
-        Self::up("bedrock_guard_in_flight_requests")
+        static IN_FLIGHT: OnceLock<Gauge> = OnceLock::new();
+        Self::up(&IN_FLIGHT, "bedrock_guard_in_flight_requests")
     }
 
-    fn up(name: &'static str) -> Self {
-        metrics::gauge!(name).increment(1.0);
-        GaugeGuard(name)
+    /// The handle is resolved once per process, once our recorder is installed.
+    fn up(cache: &'static OnceLock<Gauge>, name: &'static str) -> Self {
+        let gauge = match HANDLE.get() {
+            Some(_) => cache.get_or_init(|| metrics::gauge!(name)).clone(),
+            None => metrics::gauge!(name),
+        };
+        gauge.increment(1.0);
+        GaugeGuard(gauge)
     }
 }
 
 impl Drop for GaugeGuard {
     fn drop(&mut self) {
-        metrics::gauge!(self.0).decrement(1.0);
+        self.0.decrement(1.0);
     }
 }
