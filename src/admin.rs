@@ -66,7 +66,7 @@ pub async fn serve(
             metrics::run_upkeep();
         }
     });
-    let result = crate::connections::serve(listener, app, settings, || {}, shutdown).await;
+    let result = crate::connections::serve(listener, None, app, settings, || {}, shutdown).await;
     upkeep.abort();
     result
 }

@@ -39,6 +39,7 @@ use tower::ServiceExt;
 
 use crate::http::body::{BodyBudget, ConnectionBudget};
 use crate::ops::ServeSettings;
+use crate::workers::Workers;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -50,9 +51,11 @@ enum Phase {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains within the grace period.
-/// `on_drain` runs once accepting has stopped (readiness goes false there).
+/// `on_drain` runs once accepting has stopped (readiness goes false there). Connections are served
+/// on `workers`, one thread each; this loop only accepts.
 pub(crate) async fn serve(
     listener: TcpListener,
+    workers: Option<&Workers>,
     app: Router,
     settings: ServeSettings,
     on_drain: impl FnOnce() + Send,
@@ -89,8 +92,16 @@ pub(crate) async fn serve(
         };
         // Small request/response exchanges and stream frames should leave at once.
         let _ = stream.set_nodelay(true);
+        // The socket moves to the serving thread's own event loop.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(err) => {
+                tracing::debug!(%remote, error = %err, "cannot hand the connection over");
+                continue;
+            }
+        };
         let counted = OpenConnection::new(open.clone());
-        tokio::spawn(serve_connection(
+        let connection = serve_connection(
             builder.clone(),
             stream,
             remote,
@@ -98,7 +109,13 @@ pub(crate) async fn serve(
             settings,
             phase_rx.clone(),
             counted,
-        ));
+        );
+        match workers {
+            Some(workers) => workers.spawn(connection),
+            None => {
+                tokio::spawn(connection);
+            }
+        }
     }
 
     drop(listener);
@@ -143,13 +160,20 @@ async fn accept_failed(err: io::Error) {
 
 async fn serve_connection(
     builder: Arc<auto::Builder<TokioExecutor>>,
-    stream: TcpStream,
+    stream: std::net::TcpStream,
     remote: SocketAddr,
     app: Router,
     settings: ServeSettings,
     mut phase: watch::Receiver<Phase>,
     _counted: OpenConnection,
 ) {
+    let stream = match TcpStream::from_std(stream) {
+        Ok(stream) => stream,
+        Err(err) => {
+            tracing::debug!(%remote, error = %err, "cannot serve the connection");
+            return;
+        }
+    };
     let idle_timeout = settings.idle_timeout;
     let activity = Arc::new(Activity::new());
     let budget = ConnectionBudget(BodyBudget::new(

@@ -18,6 +18,7 @@ use crate::controlplane::ControlPlane;
 use crate::ops::Ops;
 use crate::state::Shared;
 use crate::upstream::{self, Upstream, UpstreamError};
+use crate::workers::Workers;
 
 /// Used when neither the flags, the config, nor the AWS region chain name a region.
 pub const FALLBACK_REGION: &str = "us-east-1";
@@ -43,6 +44,8 @@ pub struct Guard {
     shared: Arc<Shared>,
     reloader: Arc<Reloader>,
     watch: Option<Duration>,
+    /// Serve connections on the runtime that calls [`Guard::serve`], not on serving threads.
+    on_caller_runtime: bool,
 }
 
 /// Builds a [`Guard`]. By default the proxy's AWS identity comes from the standard credential chain;
@@ -53,6 +56,7 @@ pub struct GuardBuilder {
     credentials: Option<SharedCredentialsProvider>,
     source: Option<(PathBuf, Overrides)>,
     quota_clock: Option<Arc<dyn crate::quota::Clock>>,
+    on_caller_runtime: bool,
 }
 
 impl Guard {
@@ -62,6 +66,7 @@ impl Guard {
             credentials: None,
             source: None,
             quota_clock: None,
+            on_caller_runtime: false,
         }
     }
 
@@ -128,8 +133,14 @@ impl Guard {
             None => None,
         };
         let shared = self.shared.clone();
+        // Stopped (their remaining tasks cancelled) when serving returns, after the drain.
+        let workers = match self.on_caller_runtime {
+            true => None,
+            false => Some(Workers::start(self.shared.ops.serve.worker_threads)?),
+        };
         crate::connections::serve(
             listener,
+            workers.as_ref(),
             self.router(),
             self.shared.ops.serve,
             move || shared.ops.start_draining(),
@@ -190,6 +201,14 @@ impl GuardBuilder {
         self
     }
 
+    /// Serves connections on the runtime that calls [`Guard::serve`] instead of the guard's own
+    /// serving threads (`worker_threads`): for programs that embed the guard in a runtime they size
+    /// themselves, and tests that read what a request left in thread-local state (captured logs).
+    pub fn serve_on_caller_runtime(mut self) -> Self {
+        self.on_caller_runtime = true;
+        self
+    }
+
     /// The file `config` was loaded from and the flags applied to it, so reloads read the file again
     /// (without it, reloads re-read the policy files `config` references).
     pub fn config_source(mut self, path: PathBuf, overrides: Overrides) -> Self {
@@ -209,6 +228,7 @@ impl GuardBuilder {
             credentials,
             source,
             quota_clock,
+            on_caller_runtime,
         } = self;
         let snapshot = Snapshot::compile_checked(&config, 1)?;
 
@@ -241,7 +261,11 @@ impl GuardBuilder {
             // are in the same partition.
             upstream::default_endpoint(&region).replace(&region, upstream::REGION_PLACEHOLDER)
         });
-        let upstream = Upstream::new(&config.upstream, &endpoint)?;
+        let upstream = Upstream::new(
+            &config.upstream,
+            &endpoint,
+            crate::workers::count(config.worker_threads),
+        )?;
         let sts = {
             let mut builder = aws_sdk_sts::config::Builder::from(&sdk_config);
             if let Some(endpoint) = &config.upstream.sts_endpoint {
@@ -333,6 +357,7 @@ impl GuardBuilder {
             }),
             reloader,
             watch,
+            on_caller_runtime,
         })
     }
 }

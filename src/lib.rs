@@ -23,8 +23,9 @@
 //! Around them: [`config`] (file format, loading, the immutable [`config::Snapshot`] the request path
 //! reads), [`guard`] (builds a [`Guard`] from a config; [`run`]), `state` (what every request shares:
 //! the live snapshot and the long-lived clients), [`telemetry`] (logs, the audit event, token
-//! accounting, metrics), [`ops`] (concurrency cap, draining) and `connections` (the accept loop,
-//! timeouts, graceful shutdown), `calendar` (UTC date arithmetic), [`admin`] (health, readiness,
+//! accounting, metrics), [`ops`] (concurrency cap, draining), `connections` (the accept loop,
+//! timeouts, graceful shutdown) and `workers` (the serving threads: one event loop and upstream pool
+//! each, a connection stays on one), `calendar` (UTC date arithmetic), [`admin`] (health, readiness,
 //! metrics and the admin API) and [`cli`]; [`authz`] decides one request outside the proxy, exactly
 //! as the proxy would (`explain`, `[[policy_tests]]`).
 
@@ -47,5 +48,6 @@ pub mod quota;
 mod state;
 pub mod telemetry;
 pub mod upstream;
+mod workers;
 
 pub use guard::{run, Guard, GuardBuilder, StartError};

@@ -21,6 +21,8 @@ pub struct ServeSettings {
     pub body_bytes_per_connection: usize,
     /// HTTP/2 streams open at once on one connection.
     pub max_concurrent_streams: u32,
+    /// Serving threads (resolved: at least 1).
+    pub worker_threads: usize,
 }
 
 impl ServeSettings {
@@ -31,6 +33,7 @@ impl ServeSettings {
             shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
             body_bytes_per_connection: config.limits.max_body_bytes_per_connection,
             max_concurrent_streams: config.limits.max_concurrent_streams,
+            worker_threads: crate::workers::count(config.worker_threads),
         }
     }
 }

@@ -89,6 +89,8 @@ impl QuotaGuard {
                 "test-proxy",
             )))
             .quota_clock(clock)
+            // One test reads the audit lines its thread captured.
+            .serve_on_caller_runtime()
             .build()
             .await
             .expect("guard builds");

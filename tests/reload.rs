@@ -207,8 +207,9 @@ async fn shadow_policies_are_evaluated_but_never_enforced() {
     let double = BedrockDouble::start(REGION).await;
     let mut options = GuardOptions::policy(&policy("Allow"));
     options.shadow_policies = vec![policy("Deny")];
-    let guard = start_guard(&double, options).await;
+    // Before the guard starts: it then serves on this thread, whose lines are captured.
     let logs = support::logs::capture();
+    let guard = start_guard(&double, options).await;
     let (status, version) = call(&reqwest::Client::new(), &guard).await;
     assert_eq!(status, 200, "shadow denies are not enforced");
     let line = logs

@@ -164,6 +164,7 @@ run_paths() {
   [ $# -gt 0 ] && [ "$requests" -gt 0 ] && cpu=$(( (t1 - t0) * TICK_US / requests ))
   echo "path=$label what=saturate load=$before $line proxy_cpu_us_per_req=$cpu" | tee -a "$OUT/raw.txt"
   measure "$label" rate1k "$LOAD" rate --addr "$addr" --path "$CONVERSE" --rps 1000 --conns "$CONNS" --secs "$SECS"
+  measure "$label" rate2k "$LOAD" rate --addr "$addr" --path "$CONVERSE" --rps 2000 --conns "$CONNS" --secs "$SECS"
   measure "$label" rate5k "$LOAD" rate --addr "$addr" --path "$CONVERSE" --rps 5000 --conns "$CONNS" --secs "$SECS"
   measure "$label" stream1k "$LOAD" rate --addr "$addr" --path "$STREAM" --rps 1000 --conns "$CONNS" --secs "$SECS" --stream
 }

@@ -20,9 +20,9 @@ END {
   for (i = 1; i <= n; i++) { p = order[i]; if (!(p in paths)) continue
     r = v[p, "saturate", "rps"]; ng = v["nginx", "saturate", "rps"]; cpu = v[p, "saturate", "proxy_cpu_us_per_req"]
     printf "| %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", p, r, (ng > 0 ? sprintf("%.0f%%", 100 * r / ng) : "-"), (cpu == "" ? "-" : cpu), v[p, "saturate", "p50_us"] / 1000, v[p, "saturate", "p99_us"] / 1000, v[p, "saturate", "errors"], v[p, "saturate", "load"] }
-  split("rate1k rate5k", rates, " ")
-  for (k = 1; k <= 2; k++) { w = rates[k]
-    print "\n### Fixed rate " (w == "rate1k" ? "1,000" : "5,000") " req/s (Converse, 64 connections; latency from each request'"'"'s due time)\n"
+  split("rate1k rate2k rate5k", rates, " ")
+  for (k = 1; k <= 3; k++) { w = rates[k]
+    print "\n### Fixed rate " (w == "rate1k" ? "1,000" : (w == "rate2k" ? "2,000" : "5,000")) " req/s (Converse, 64 connections; latency from each request'"'"'s due time)\n"
     print "| path | achieved req/s | p50 ms | p99 ms | p99.9 ms | added p50 ms | added p99 ms | added p99.9 ms | errors | load before |"
     print "|---|---|---|---|---|---|---|---|---|---|"
     for (i = 1; i <= n; i++) { p = order[i]; if (!(p in paths)) continue

@@ -54,6 +54,9 @@ pub struct Config {
     /// remaining connections are closed and the process exits.
     #[serde(default = "default_shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// Threads serving connections, each with its own event loop and upstream pool (0: one per CPU).
+    #[serde(default)]
+    pub worker_threads: usize,
     #[serde(default)]
     pub reload: ReloadConfig,
     /// The AWS Organizations tree: SCPs attached to the root, OUs and accounts.
@@ -102,6 +105,7 @@ impl Default for Config {
             log: LogConfig::default(),
             admin_listen: None,
             shutdown_grace_secs: default_shutdown_grace_secs(),
+            worker_threads: 0,
             reload: ReloadConfig::default(),
             org: None,
             groups: Vec::new(),

@@ -259,6 +259,7 @@ fn restart_required(running: &Config, candidate: &Config) -> Vec<String> {
         reload,
         admin_listen,
         shutdown_grace_secs,
+        worker_threads,
     );
     // The body cap is read per request from the snapshot; the connection limits are not.
     check!(

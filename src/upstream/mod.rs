@@ -41,7 +41,10 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    client: HttpsClient,
+    /// One pool per serving thread (`crate::workers`), then one for every other thread: a pooled
+    /// connection's task runs where it was opened, so sharing one pool across threads would bring
+    /// back a cross-thread wake-up per request.
+    clients: Vec<HttpsClient>,
     /// HTTP/2 only, for InvokeModelWithBidirectionalStream, whose request body keeps flowing while
     /// the response streams back. No read timeout: a live session may be quiet for a while (its length
     /// is capped by `http::bidi`).
@@ -84,7 +87,11 @@ fn tls_config() -> Result<rustls::ClientConfig, UpstreamError> {
 }
 
 impl Upstream {
-    pub fn new(config: &UpstreamConfig, endpoint: &str) -> Result<Self, UpstreamError> {
+    pub fn new(
+        config: &UpstreamConfig,
+        endpoint: &str,
+        worker_threads: usize,
+    ) -> Result<Self, UpstreamError> {
         let mut http = HttpConnector::new();
         // The connector also carries https URLs to the TLS layer.
         http.enforce_http(false);
@@ -97,12 +104,16 @@ impl Upstream {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(config.pool_idle_timeout_secs))
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .build(https);
+        let clients = (0..=worker_threads)
+            .map(|_| {
+                Client::builder(TokioExecutor::new())
+                    .pool_timer(TokioTimer::new())
+                    .timer(TokioTimer::new())
+                    .pool_idle_timeout(Duration::from_secs(config.pool_idle_timeout_secs))
+                    .pool_max_idle_per_host(config.pool_max_idle_per_host)
+                    .build(https.clone())
+            })
+            .collect();
         // Prior knowledge: h2c on a plain-http endpoint (tests, sidecar doubles), and only `h2` in
         // ALPN over TLS, which Bedrock offers.
         let duplex = reqwest::Client::builder()
@@ -117,12 +128,21 @@ impl Upstream {
             .map_err(|e| UpstreamError::Build(e.to_string()))?;
         let base = endpoint.trim_end_matches('/').to_owned();
         Ok(Self {
-            client,
+            clients,
             duplex,
             base,
             response_timeout: Duration::from_secs(config.response_timeout_secs),
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
         })
+    }
+
+    /// This thread's pool.
+    fn client(&self) -> &HttpsClient {
+        let index = crate::workers::current().map_or(0, |worker| worker + 1);
+        match self.clients.get(index) {
+            Some(client) => client,
+            None => &self.clients[0],
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -188,7 +208,7 @@ impl Upstream {
             _ => self.base.clone(),
         };
         *request.uri_mut() = uri.clone();
-        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+        match tokio::time::timeout(self.response_timeout, self.client().request(request)).await {
             Ok(Ok(response)) => Ok(response.map(|body| IdleTimeout::new(body, self.idle_timeout))),
             Ok(Err(err)) => {
                 let endpoint = endpoint();
@@ -283,6 +303,7 @@ mod tests {
         let up = Upstream::new(
             &UpstreamConfig::default(),
             &format!("http://127.0.0.1:{port}/{REGION_PLACEHOLDER}"),
+            1,
         )
         .unwrap();
         let target = up.target("eu-west-3", "/model/x/invoke");
@@ -312,7 +333,7 @@ mod tests {
 
     #[test]
     fn urls_join_without_double_slashes() {
-        let up = Upstream::new(&UpstreamConfig::default(), "http://127.0.0.1:9/").unwrap();
+        let up = Upstream::new(&UpstreamConfig::default(), "http://127.0.0.1:9/", 1).unwrap();
         assert_eq!(
             up.url("us-east-1", "/model/x/invoke").unwrap().as_str(),
             "http://127.0.0.1:9/model/x/invoke"
@@ -326,7 +347,7 @@ mod tests {
         );
         // A base with a path keeps it.
         let prefixed =
-            Upstream::new(&UpstreamConfig::default(), "http://127.0.0.1:9/bedrock/").unwrap();
+            Upstream::new(&UpstreamConfig::default(), "http://127.0.0.1:9/bedrock/", 1).unwrap();
         assert_eq!(
             prefixed
                 .url("us-east-1", "/model/x/invoke")
@@ -337,6 +358,7 @@ mod tests {
         let regional = Upstream::new(
             &UpstreamConfig::default(),
             "https://bedrock-runtime.{region}.amazonaws.com",
+            1,
         )
         .unwrap();
         assert!(regional.is_regional_template());

@@ -210,11 +210,11 @@ pub async fn start_guard_with_policy_files(
             "test-proxy",
         ))
     };
-    let guard = Guard::builder(config)
-        .credentials_provider(provider)
-        .build()
-        .await
-        .expect("guard builds");
+    let mut builder = Guard::builder(config).credentials_provider(provider);
+    if super::thread_logs::capturing() {
+        builder = builder.serve_on_caller_runtime();
+    }
+    let guard = builder.build().await.expect("guard builds");
     let reloader = guard.reloader().clone();
     let serving = serve_with_admin(&guard).await;
     RunningGuard {

@@ -26,6 +26,7 @@ pub struct CapturedLogs {
 
 /// Captures everything logged on this thread (at debug and above) until the value is dropped.
 pub fn capture() -> CapturedLogs {
+    super::thread_logs::mark_capturing();
     let buffer = SharedBuffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()

@@ -13,6 +13,18 @@ use std::sync::Once;
 
 thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static CAPTURING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread captures its lines: a guard started here must then serve on this thread
+/// (`GuardBuilder::serve_on_caller_runtime`), not on its own serving threads.
+pub fn capturing() -> bool {
+    CAPTURING.with(std::cell::Cell::get)
+}
+
+/// Records that this thread captures its lines (here or through `super::logs`).
+pub fn mark_capturing() {
+    CAPTURING.with(|c| c.set(true));
 }
 
 struct ThreadWriter;
@@ -42,6 +54,7 @@ pub fn capture() -> ThreadLogs {
         tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
     });
     BUFFER.with(|b| b.borrow_mut().clear());
+    mark_capturing();
     ThreadLogs(())
 }
 
