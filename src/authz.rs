@@ -242,7 +242,7 @@ fn ask_inner(
         }
     }
     for (key, values) in given {
-        context.set_many(key, values);
+        context.set_many(key.to_owned(), values);
     }
 
     let action = operation.iam_action();

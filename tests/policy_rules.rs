@@ -69,7 +69,10 @@ fn set(version: &str, statements: &str) -> PolicySet {
 fn context(pairs: &[(&str, &str)]) -> RequestContext {
     let mut context = RequestContext::new();
     for (key, value) in pairs {
-        context.set_many(key, value.split(';').map(str::to_owned).collect());
+        context.set_many(
+            key.to_string(),
+            value.split(';').map(str::to_owned).collect(),
+        );
     }
     context
 }

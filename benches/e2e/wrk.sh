@@ -44,6 +44,7 @@ run() {
   echo "rps=$rps cpu_us_per_req=$(( (t1 - t0) * TICK_US / req )) p50=$(echo "$out" | awk '$1=="50%"{print $2}') p99=$(echo "$out" | awk '$1=="99%"{print $2}')"
 }
 
+NGINX_RPS=() GUARD_RPS=()
 for round in $(seq 1 "$ROUNDS"); do
   # shellcheck disable=SC2046 # one PID per word
   nginx_line=$(run 127.0.0.1:18081 "$MASTER" $(pgrep -P "$MASTER"))
@@ -54,4 +55,9 @@ for round in $(seq 1 "$ROUNDS"); do
   kill "$GUARD"; wait "$GUARD" 2>/dev/null || true
   n=${nginx_line#rps=}; n=${n%% *}; g=${guard_line#rps=}; g=${g%% *}
   echo "round=$round load=$(cut -d' ' -f1 /proc/loadavg) nginx: $nginx_line guard: $guard_line guard/nginx=$((100 * g / n))%"
+  NGINX_RPS+=("$n"); GUARD_RPS+=("$g")
 done
+# The ratio of the medians of the interleaved rounds (each median over ROUNDS values).
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+mn=$(median "${NGINX_RPS[@]}"); mg=$(median "${GUARD_RPS[@]}")
+echo "median nginx_rps=$mn guard_rps=$mg ratio=$(awk -v g="$mg" -v n="$mn" 'BEGIN {printf "%.2f", g / n}')"

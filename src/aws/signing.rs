@@ -69,8 +69,18 @@ pub fn signed_header_map(
         outgoing.append(name, value);
     }
     for (name, value) in signature {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(SigningError::from_message)?;
-        let value = HeaderValue::from_str(&value).map_err(SigningError::from_message)?;
+        // The signer's names are constants: named without copying them.
+        let name = match name {
+            "authorization" => http::header::AUTHORIZATION,
+            "x-amz-date" => HeaderName::from_static("x-amz-date"),
+            "x-amz-security-token" => HeaderName::from_static("x-amz-security-token"),
+            other => {
+                HeaderName::from_bytes(other.as_bytes()).map_err(SigningError::from_message)?
+            }
+        };
+        // The value's own buffer becomes the header's.
+        let value = HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
+            .map_err(SigningError::from_message)?;
         outgoing.insert(name, value);
     }
     Ok(outgoing)

@@ -115,7 +115,7 @@ fn set_request_tags(context: &mut RequestContext, tags: &[(Field, Field)]) {
     let mut keys = Vec::with_capacity(tags.len());
     for (key, value) in tags {
         if let (Field::Value(key), Field::Value(value)) = (key, value) {
-            context.set(&format!("aws:RequestTag/{key}"), value.as_str());
+            context.set(format!("aws:RequestTag/{key}"), value.as_str());
             keys.push(key.clone());
         }
     }

@@ -16,7 +16,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::body::{self, BodyLimits, ConnectionBudget, Reservation};
 use super::context::{self as keys, Inbound};
 use super::error::GuardError;
-use super::headers::{client_response_headers, forwardable_request_headers};
+use super::headers::{forwardable_request_headers, strip_hop_by_hop};
 use super::inputs;
 use crate::auth::{Caller, HeadAuth, RequestHead};
 use crate::aws::{sign_request, signed_header_map};
@@ -37,7 +37,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let request_id = new_request_id();
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // A shared handle on the parsed URI (no copy), for the error path.
+    let uri = request.uri().clone();
+    let path = uri.path();
     // One snapshot for the whole request, streams included, so a reload mid-request cannot mix two
     // configurations.
     let snapshot = shared.live.load_full();
@@ -53,12 +55,12 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 "forwarded"
             );
             // The permit and the in-flight count last until the body ends, streams included.
-            observe(response, audit, vec![Box::new(permit), Box::new(in_flight)])
+            observe(response, audit, Box::new((permit, in_flight)))
         }
         Err(err) => {
             // A tool's start-up probe (a model the policy denies, a listing without a control
             // plane, which start-up already warned about) is an answer, not a failure.
-            if audit.is_probe() || super::probe::is_discovery(&method, &path) {
+            if audit.is_probe() || super::probe::is_discovery(&method, path) {
                 tracing::debug!(request_id, %method, path, error = %err, config_version = %snapshot.version, "refused a start-up probe");
             } else if err.is_client_fault() {
                 tracing::info!(request_id, %method, path, error = %err, config_version = %snapshot.version, "refused");
@@ -66,7 +68,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 tracing::warn!(request_id, %method, path, error = %err, config_version = %snapshot.version, "failed");
             }
             let message = err.to_string();
-            let response = err.into_response_for_path(&path, &request_id);
+            let response = err.into_response_for_path(path, &request_id);
             audit.finish(
                 Outcome::Refused,
                 response.status().as_u16(),
@@ -230,11 +232,13 @@ async fn read_body(
         max_bytes: snapshot.max_body_bytes,
         ..shared.ops.body_limits
     };
-    let connection = parts.extensions.get::<ConnectionBudget>();
-    let mut budgets = Vec::with_capacity(2);
-    budgets.extend(connection.map(|c| &c.0));
-    budgets.push(&shared.ops.body_budget);
-    body::read_body(body, &parts.headers, limits, &budgets).await
+    match parts.extensions.get::<ConnectionBudget>() {
+        Some(connection) => {
+            let budgets = [&connection.0, &shared.ops.body_budget];
+            body::read_body(body, &parts.headers, limits, &budgets).await
+        }
+        None => body::read_body(body, &parts.headers, limits, &[&shared.ops.body_budget]).await,
+    }
 }
 
 /// A model discovery call, answered from the control-plane cache with only what this caller may
@@ -525,9 +529,10 @@ async fn forward(
 
     // Streams (application/vnd.amazon.eventstream) and plain bodies alike pass through chunk by chunk:
     // nothing is buffered, and dropping the client's body drops the upstream connection with it.
-    let (parts, upstream_body) = upstream.into_parts();
+    let (mut parts, upstream_body) = upstream.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
     let mut response = Response::new(Body::new(upstream_body));
     *response.status_mut() = parts.status;
-    *response.headers_mut() = client_response_headers(&parts.headers);
+    *response.headers_mut() = parts.headers;
     Ok(response)
 }

@@ -707,7 +707,10 @@ mod tests {
     fn request(pairs: &[(&str, &[&str])]) -> RequestContext {
         let mut context = RequestContext::new();
         for (key, values) in pairs {
-            context.set_many(key, values.iter().map(|v| v.to_string()).collect());
+            context.set_many(
+                key.to_string(),
+                values.iter().map(|v| v.to_string()).collect(),
+            );
         }
         context
     }

@@ -341,7 +341,7 @@ impl Principal {
             context.set("aws:PrincipalOrgID", &**org);
         }
         for (key, value) in &self.tags {
-            context.set(&format!("aws:PrincipalTag/{key}"), value.as_str());
+            context.set(format!("aws:PrincipalTag/{key}"), value.as_str());
         }
     }
 

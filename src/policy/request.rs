@@ -3,6 +3,8 @@
 //! Classification builds these from an HTTP request; the engine only reads them. They live here (and not in
 //! `classify`) so that the engine stays a pure function of its inputs, usable by `explain` and tests alike.
 
+use std::borrow::Cow;
+
 /// One resource a call is authorized against, with the condition keys that hold only for this check
 /// (for example `bedrock:InferenceProfileArn` on the foundation-model check reached through a profile, or
 /// `aws:RequestedRegion = unspecified` on the region-less check of a global profile).
@@ -31,30 +33,57 @@ impl ResourceCheck {
 
 /// Request-wide condition keys (`aws:RequestedRegion`, `aws:PrincipalArn`, ...). Each key may carry several
 /// values (multi-valued keys are used with `ForAnyValue:` / `ForAllValues:`).
+///
+/// Built once per request: key names are borrowed when they are constants (almost all are) and a
+/// single value is stored without a vector, so a key costs one allocation (its value), not three.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestContext {
-    entries: Vec<(String, Vec<String>)>,
+    entries: Vec<(Cow<'static, str>, Values)>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Values {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Values {
+    fn as_slice(&self) -> &[String] {
+        match self {
+            Values::One(value) => std::slice::from_ref(value),
+            Values::Many(values) => values,
+        }
+    }
+}
+
+/// Keys a proxied request usually carries (region, principal, source IP, times, ...).
+const TYPICAL_KEYS: usize = 12;
 
 impl RequestContext {
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            entries: Vec::with_capacity(TYPICAL_KEYS),
+        }
     }
 
     /// Sets `key` to one value, replacing any earlier value.
-    pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.set_many(key, vec![value.into()]);
+    pub fn set(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
+        self.put(key.into(), Values::One(value.into()));
     }
 
     /// Sets `key` to several values, replacing any earlier value.
-    pub fn set_many(&mut self, key: &str, values: Vec<String>) {
+    pub fn set_many(&mut self, key: impl Into<Cow<'static, str>>, values: Vec<String>) {
+        self.put(key.into(), Values::Many(values));
+    }
+
+    fn put(&mut self, key: Cow<'static, str>, values: Values) {
         match self
             .entries
             .iter_mut()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .find(|(k, _)| k.eq_ignore_ascii_case(&key))
         {
             Some(entry) => entry.1 = values,
-            None => self.entries.push((key.to_owned(), values)),
+            None => self.entries.push((key, values)),
         }
     }
 
@@ -69,7 +98,7 @@ impl RequestContext {
 
     /// Every key with its values, in the order they were first set.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+        self.entries.iter().map(|(k, v)| (k.as_ref(), v.as_slice()))
     }
 
     /// The values of `key` (case-insensitive name), or `None` when the key is absent from the request.

@@ -61,7 +61,8 @@ pub struct Audit {
     operation: Option<Operation>,
     model_sent: Option<String>,
     model: Option<String>,
-    resources: Vec<String>,
+    /// Every ARN authorized, comma-separated (joined once, as logged).
+    resources: String,
     decision: &'static str,
     rule: Option<String>,
     upstream_sent: Option<Instant>,
@@ -91,7 +92,7 @@ impl Audit {
             operation: None,
             model_sent: None,
             model: None,
-            resources: Vec::new(),
+            resources: String::new(),
             decision: "none",
             rule: None,
             upstream_sent: None,
@@ -143,7 +144,15 @@ impl Audit {
     }
 
     pub fn resources(&mut self, checks: &[ResourceCheck]) {
-        self.resources = checks.iter().map(|c| c.arn.clone()).collect();
+        let len = checks.iter().map(|c| c.arn.len() + 1).sum();
+        let mut joined = String::with_capacity(len);
+        for (i, check) in checks.iter().enumerate() {
+            if i > 0 {
+                joined.push(',');
+            }
+            joined.push_str(&check.arn);
+        }
+        self.resources = joined;
     }
 
     pub fn decision(&mut self, decision: &Decision) {
@@ -158,7 +167,7 @@ impl Audit {
     /// Refused before policy evaluation because what `wrapper_arn` routes to is unknown: a denial
     /// (AccessDeniedException), recorded as one.
     pub fn unresolved_wrapper(&mut self, wrapper_arn: &str) {
-        self.resources = vec![wrapper_arn.to_owned()];
+        wrapper_arn.clone_into(&mut self.resources);
         self.decision = "deny";
         self.rule = Some("unresolved-wrapper".to_owned());
     }
@@ -217,7 +226,7 @@ impl Audit {
             operation,
             model_sent = self.model_sent.as_deref(),
             model = self.model.as_deref(),
-            resources = %self.resources.join(","),
+            resources = %self.resources,
             decision = self.decision,
             rule = self.rule.as_deref(),
             config_version = %self.config_version,

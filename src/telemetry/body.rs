@@ -27,11 +27,12 @@ pub struct ObservedBody {
     /// body once that many bytes are written, so reaching 0 is the end of the response.
     remaining: Option<u64>,
     _stream: Option<GaugeGuard>,
-    _held: Vec<Held>,
+    _held: Held,
 }
 
 /// Wraps an upstream response so its completion is audited with its token usage.
-pub fn observe(response: Response, audit: Audit, held: Vec<Held>) -> Response {
+/// `held` is one box for whatever must live as long as the body (a tuple when several things must).
+pub fn observe(response: Response, audit: Audit, held: Held) -> Response {
     let (parts, inner) = response.into_parts();
     let meter = TokenMeter::for_response(audit.operation(), parts.status, &parts.headers);
     let streaming =
