@@ -261,11 +261,9 @@ impl GuardBuilder {
             // are in the same partition.
             upstream::default_endpoint(&region).replace(&region, upstream::REGION_PLACEHOLDER)
         });
-        let upstream = Upstream::new(
-            &config.upstream,
-            &endpoint,
-            crate::workers::count(config.worker_threads),
-        )?;
+        let ops = Ops::from_config(&config);
+        // One pool per serving thread, plus one for every other thread.
+        let upstream = Upstream::new(&config.upstream, &endpoint, ops.serve.worker_threads)?;
         let sts = {
             let mut builder = aws_sdk_sts::config::Builder::from(&sdk_config);
             if let Some(endpoint) = &config.upstream.sts_endpoint {
@@ -313,7 +311,6 @@ impl GuardBuilder {
 
         crate::telemetry::metrics::install();
         crate::telemetry::metrics::set_config_version(&snapshot.version);
-        let ops = Ops::from_config(&config);
         let mut served_regions = vec![region.clone()];
         served_regions.extend(
             config

@@ -1,58 +1,26 @@
 #!/usr/bin/env bash
 # nginx against bedrock-guard at saturation, interleaved round by round, so that both see the same
-# moment of a shared machine: req/s and each proxy's CPU time per request.
+# moment of a shared machine: req/s and each proxy's CPU time per request, then the ratio of the
+# medians of the rounds.
 #   benches/e2e/ratio.sh SECS ROUNDS [GUARD_CONFIG]   (after benches/e2e/run.sh, which writes the configs;
 #   GUARD_BIN=path selects another build)
 # e.g. benches/e2e/ratio.sh 5 5
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OUT=${BENCH_OUT:-$PWD/target/bench-e2e}
-B=$PWD/target/release
+# shellcheck source=benches/e2e/common.sh
+. benches/e2e/common.sh
 SECS=$1 ROUNDS=$2 CFG=${3:-$OUT/guard-10.toml} GUARD_BIN=${GUARD_BIN:-$B/bedrock-guard}
-CONVERSE=/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse
-export AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDBENCHEXAMPLE \
-  AWS_SECRET_ACCESS_KEY=bench/secret/EXAMPLEKEY AWS_REGION=us-east-1
-NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
-cpu_ticks() {
-  local total=0 pid
-  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
-  echo "$total"
-}
 
-"$B/examples/bench_double" 127.0.0.1:18080 >/dev/null 2>&1 &
-DOUBLE=$!
-"$NGINX_BIN" -c "$OUT/nginx.conf" -p "$OUT" -g "user $(id -un);" 2>/dev/null || "$NGINX_BIN" -c "$OUT/nginx.conf" -p "$OUT"
-trap 'kill $DOUBLE 2>/dev/null || true; kill "$(cat "$OUT/nginx.pid")" 2>/dev/null || true' EXIT
-sleep 0.5
-MASTER=$(cat "$OUT/nginx.pid")
-
-# One saturation run against $1 (address), CPU counted over the PIDs that follow.
-saturate() {
-  local addr=$1; shift
-  "$B/examples/bench_load" saturate --addr "$addr" --path "$CONVERSE" --secs 1 >/dev/null
-  local t0 out t1 req
-  t0=$(cpu_ticks "$@")
-  out=$("$B/examples/bench_load" saturate --addr "$addr" --path "$CONVERSE" --secs "$SECS")
-  t1=$(cpu_ticks "$@")
-  req=$(echo "$out" | sed 's/.*requests=\([0-9]*\).*/\1/')
-  echo "rps=$(echo "$out" | sed 's/.*rps=\([0-9]*\).*/\1/') cpu_us_per_req=$(( (t1 - t0) * TICK_US / req ))"
-}
-
+start_double
+start_nginx
 NGINX_RPS=() GUARD_RPS=()
 for round in $(seq 1 "$ROUNDS"); do
-  # shellcheck disable=SC2046 # one PID per word
-  nginx_line=$(saturate 127.0.0.1:18081 "$MASTER" $(pgrep -P "$MASTER"))
-  "$GUARD_BIN" serve --config "$CFG" 2>/dev/null &
-  GUARD=$!
-  sleep 0.5
-  guard_line=$(saturate 127.0.0.1:18082 "$GUARD")
-  kill "$GUARD"; wait "$GUARD" 2>/dev/null || true
-  n=${nginx_line#rps=}; n=${n%% *}; g=${guard_line#rps=}; g=${g%% *}
+  nginx_line=$(saturate "$NGINX_ADDR" "${NGINX_PIDS[@]}")
+  start_guard "$CFG"
+  guard_line=$(saturate "$GUARD_ADDR" "$GUARD_PID")
+  stop_guard
+  n=$(rps_of "$nginx_line") g=$(rps_of "$guard_line")
   echo "round=$round load=$(cut -d' ' -f1 /proc/loadavg) nginx: $nginx_line guard: $guard_line guard/nginx=$((100 * g / n))%"
   NGINX_RPS+=("$n"); GUARD_RPS+=("$g")
 done
-# The ratio of the medians of the interleaved rounds (each median over ROUNDS values).
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
-mn=$(median "${NGINX_RPS[@]}"); mg=$(median "${GUARD_RPS[@]}")
-echo "median nginx_rps=$mn guard_rps=$mg ratio=$(awk -v g="$mg" -v n="$mn" 'BEGIN {printf "%.2f", g / n}')"
+print_ratio_of_medians NGINX_RPS GUARD_RPS

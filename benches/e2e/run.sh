@@ -14,15 +14,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-OUT=${BENCH_OUT:-$ROOT/target/bench-e2e}
+# shellcheck source=benches/e2e/common.sh
+. benches/e2e/common.sh
 SECS=${BENCH_SECS:-10}
 CONNS=${BENCH_CONNS:-64}
-BASE=${BENCH_PORT_BASE:-18080}
-DOUBLE=127.0.0.1:$BASE
-NGINX=127.0.0.1:$((BASE + 1))
-GUARD=127.0.0.1:$((BASE + 2))
+DOUBLE=$DOUBLE_ADDR NGINX=$NGINX_ADDR GUARD=$GUARD_ADDR
 MODEL=anthropic.claude-sonnet-4-5-20250929-v1%3A0
-CONVERSE=/model/$MODEL/converse
 STREAM=/model/$MODEL/converse-stream
 HOLD=/model/bench.hold-v1%3A0/converse-stream
 
@@ -42,10 +39,6 @@ BIN=$ROOT/target/release
 LOAD=$BIN/examples/bench_load
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# The guard signs with these; nothing leaves the machine (the upstream is the double).
-export AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDBENCHEXAMPLE \
-  AWS_SECRET_ACCESS_KEY=bench/secret/EXAMPLEKEY AWS_REGION=us-east-1
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK RUST_LOG || true
 
 PIDS=()
 cleanup() {
@@ -140,15 +133,6 @@ done
 } | tee "$OUT/machine.txt"
 
 # --- runs --------------------------------------------------------------------------------------------
-# CPU time (user + system, all threads) of the given processes, in clock ticks.
-cpu_ticks() {
-  local total=0 pid
-  for pid in "$@"; do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
-  done
-  echo "$total"
-}
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
 run_paths() {
   # $1: label, $2: address, then the PIDs of the proxy's processes (none for direct): their CPU time

@@ -51,7 +51,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
 use super::context::Inbound;
 use super::error::GuardError;
-use super::headers::{client_response_headers, forwardable_request_headers};
+use super::headers::{forwardable_request_headers, strip_hop_by_hop};
 use super::proxy::{admit, authorize, Call};
 use crate::auth::sigv4::ClientChain;
 use crate::auth::{AuthMethod, IncomingRequest, RequestHead};
@@ -224,13 +224,14 @@ pub(super) async fn relay(
     ));
 
     audit.upstream_sent();
-    let upstream = shared
+    let mut upstream = shared
         .upstream
         .send_duplex(url, outgoing, upstream_body)
         .await?;
     audit.upstream_response(upstream.status().as_u16(), upstream.headers());
     let status = upstream.status();
-    let headers = client_response_headers(upstream.headers());
+    strip_hop_by_hop(upstream.headers_mut());
+    let headers = std::mem::take(upstream.headers_mut());
     let outbound = Outbound {
         upstream: Box::pin(upstream.bytes_stream()),
         failed: Some(failed_rx),

@@ -170,7 +170,7 @@ pub fn set_config_version(version: &str) {
 
 /// Series handles resolved once per label set and thread. The facade's macros build the key (label
 /// strings included) and look it up in the recorder's registry on every call; for the six series one
-/// forwarded call records, that was about 2% of the proxy's CPU at saturation (docs/BENCHMARKS.md).
+/// forwarded call records, that was about 1.5% of the proxy's CPU at saturation (docs/BENCHMARKS.md).
 /// Handles are cached only once [`install`] ran: before that they would come from the no-op recorder.
 /// The recorder has no idle timeout, so a handle stays the series' own for the life of the process.
 #[derive(Default)]
@@ -181,48 +181,36 @@ struct Handles {
     upstream_ttfb: HashMap<&'static str, Histogram>,
     /// principal -> model -> (input, output): as many entries as the exporter has token series.
     tokens: HashMap<String, HashMap<String, [Counter; 2]>>,
-    policy_evaluation: Option<Histogram>,
+    policy_evaluation: HashMap<(), Histogram>,
 }
 
 thread_local! {
     static HANDLES: RefCell<Handles> = RefCell::default();
 }
 
-/// Runs `f` on this thread's handles, or returns `None` when they must not be cached (no recorder of
-/// ours, or the thread is exiting): the caller then records through the macros.
-fn with_handles<R>(f: impl FnOnce(&mut Handles) -> R) -> Option<R> {
-    HANDLE.get()?;
-    HANDLES.try_with(|h| f(&mut h.borrow_mut())).ok()
-}
-
-fn requests_counter(operation: &'static str, decision: &'static str, status: u16) -> Counter {
-    metrics::counter!(
-        "bedrock_guard_requests_total",
-        "operation" => operation,
-        "decision" => decision,
-        "status" => status.to_string()
-    )
-}
-
-fn duration_histogram(operation: &'static str) -> Histogram {
-    metrics::histogram!("bedrock_guard_request_duration_seconds", "operation" => operation)
-}
-
-fn upstream_latency_histogram(operation: &'static str) -> Histogram {
-    metrics::histogram!("bedrock_guard_upstream_latency_seconds", "operation" => operation)
-}
-
-fn upstream_ttfb_histogram(operation: &'static str) -> Histogram {
-    metrics::histogram!("bedrock_guard_upstream_ttfb_seconds", "operation" => operation)
-}
-
-fn tokens_counter(principal: &str, model: &str, direction: &'static str) -> Counter {
-    metrics::counter!(
-        "bedrock_guard_tokens_total",
-        "principal" => principal.to_owned(),
-        "model" => model.to_owned(),
-        "direction" => direction
-    )
+/// The handle `make` resolves, cached in the map `pick` selects under `key` (resolved anew, uncached,
+/// when there is no recorder of ours or the thread is exiting). A handle is a shared pointer: the
+/// copy returned costs a reference count, not a registry lookup.
+fn cached<K, H>(
+    pick: fn(&mut Handles) -> &mut HashMap<K, H>,
+    key: K,
+    make: impl Fn() -> H + Copy,
+) -> H
+where
+    K: Eq + std::hash::Hash,
+    H: Clone,
+{
+    if HANDLE.get().is_none() {
+        return make();
+    }
+    HANDLES
+        .try_with(|h| {
+            pick(&mut h.borrow_mut())
+                .entry(key)
+                .or_insert_with(make)
+                .clone()
+        })
+        .unwrap_or_else(|_| make())
 }
 
 pub fn record_request(
@@ -231,56 +219,52 @@ pub fn record_request(
     status: u16,
     total: Duration,
 ) {
-    let cached = with_handles(|h| {
-        h.requests
-            .entry((operation, decision, status))
-            .or_insert_with(|| requests_counter(operation, decision, status))
-            .increment(1);
-        h.durations
-            .entry(operation)
-            .or_insert_with(|| duration_histogram(operation))
-            .record(total.as_secs_f64());
-    });
-    if cached.is_none() {
-        requests_counter(operation, decision, status).increment(1);
-        duration_histogram(operation).record(total.as_secs_f64());
-    }
+    let requests = cached(
+        |h| &mut h.requests,
+        (operation, decision, status),
+        || {
+            metrics::counter!(
+                "bedrock_guard_requests_total",
+                "operation" => operation,
+                "decision" => decision,
+                "status" => status.to_string()
+            )
+        },
+    );
+    requests.increment(1);
+    let duration = cached(
+        |h| &mut h.durations,
+        operation,
+        || metrics::histogram!("bedrock_guard_request_duration_seconds", "operation" => operation),
+    );
+    duration.record(total.as_secs_f64());
 }
 
 pub fn record_policy_evaluation(elapsed: Duration) {
-    let histogram = || metrics::histogram!("bedrock_guard_policy_evaluation_seconds");
-    let cached = with_handles(|h| {
-        h.policy_evaluation
-            .get_or_insert_with(histogram)
-            .record(elapsed.as_secs_f64());
-    });
-    if cached.is_none() {
-        histogram().record(elapsed.as_secs_f64());
-    }
+    let histogram = cached(
+        |h| &mut h.policy_evaluation,
+        (),
+        || metrics::histogram!("bedrock_guard_policy_evaluation_seconds"),
+    );
+    histogram.record(elapsed.as_secs_f64());
 }
 
 pub fn record_upstream(operation: &'static str, latency: Option<Duration>, ttfb: Option<Duration>) {
-    let cached = with_handles(|h| {
-        if let Some(latency) = latency {
-            h.upstream_latency
-                .entry(operation)
-                .or_insert_with(|| upstream_latency_histogram(operation))
-                .record(latency.as_secs_f64());
-        }
-        if let Some(ttfb) = ttfb {
-            h.upstream_ttfb
-                .entry(operation)
-                .or_insert_with(|| upstream_ttfb_histogram(operation))
-                .record(ttfb.as_secs_f64());
-        }
-    });
-    if cached.is_none() {
-        if let Some(latency) = latency {
-            upstream_latency_histogram(operation).record(latency.as_secs_f64());
-        }
-        if let Some(ttfb) = ttfb {
-            upstream_ttfb_histogram(operation).record(ttfb.as_secs_f64());
-        }
+    if let Some(latency) = latency {
+        let histogram = cached(
+            |h| &mut h.upstream_latency,
+            operation,
+            || metrics::histogram!("bedrock_guard_upstream_latency_seconds", "operation" => operation),
+        );
+        histogram.record(latency.as_secs_f64());
+    }
+    if let Some(ttfb) = ttfb {
+        let histogram = cached(
+            |h| &mut h.upstream_ttfb,
+            operation,
+            || metrics::histogram!("bedrock_guard_upstream_ttfb_seconds", "operation" => operation),
+        );
+        histogram.record(ttfb.as_secs_f64());
     }
 }
 
@@ -288,32 +272,39 @@ pub fn record_tokens(principal: &str, model: &str, input: Option<u64>, output: O
     if input.is_none() && output.is_none() {
         return;
     }
-    let cached = with_handles(|h| {
-        let models = match h.tokens.get_mut(principal) {
-            Some(models) => models,
-            None => h.tokens.entry(principal.to_owned()).or_default(),
-        };
-        let counters = match models.get_mut(model) {
-            Some(counters) => counters,
-            None => models.entry(model.to_owned()).or_insert_with(|| {
-                [
-                    tokens_counter(principal, model, "input"),
-                    tokens_counter(principal, model, "output"),
-                ]
-            }),
-        };
-        for (counter, count) in counters.iter().zip([input, output]) {
-            if let Some(count) = count {
-                counter.increment(count);
-            }
-        }
-    });
-    if cached.is_none() {
-        for (direction, count) in [("input", input), ("output", output)] {
-            if let Some(count) = count {
-                tokens_counter(principal, model, direction).increment(count);
-            }
-        }
+    let counter = |direction: &'static str| {
+        metrics::counter!(
+            "bedrock_guard_tokens_total",
+            "principal" => principal.to_owned(),
+            "model" => model.to_owned(),
+            "direction" => direction
+        )
+    };
+    let make = || [counter("input"), counter("output")];
+    let cached = match HANDLE.get() {
+        Some(_) => HANDLES
+            .try_with(|h| {
+                let tokens = &mut h.borrow_mut().tokens;
+                // Looked up by borrowed strings first: a known pair costs no allocation.
+                match tokens.get(principal).and_then(|models| models.get(model)) {
+                    Some(pair) => pair.clone(),
+                    None => tokens
+                        .entry(principal.to_owned())
+                        .or_default()
+                        .entry(model.to_owned())
+                        .or_insert_with(make)
+                        .clone(),
+                }
+            })
+            .ok(),
+        None => None,
+    };
+    let [input_counter, output_counter] = cached.unwrap_or_else(make);
+    if let Some(count) = input {
+        input_counter.increment(count);
+    }
+    if let Some(count) = output {
+        output_counter.increment(count);
     }
 }
 
