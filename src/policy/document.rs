@@ -4,10 +4,11 @@
 //! little stricter where a lenient reading could widen access: duplicate JSON keys, which IAM's parser
 //! and `serde_json` both resolve silently by keeping the last one, are refused.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::condition::{Condition, Operator};
@@ -79,13 +80,21 @@ impl Targets {
     pub fn is_not(&self) -> bool {
         matches!(self, Self::Not(_))
     }
+
+    /// The list itself: a document holds each distinct list once, so equal lists of one document are
+    /// the same `Arc`.
+    pub(crate) fn shared(&self) -> &Arc<[String]> {
+        match self {
+            Self::Listed(p) | Self::Not(p) => p,
+        }
+    }
 }
 
 /// One validated statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     index: usize,
-    sid: Option<String>,
+    sid: Option<Arc<str>>,
     effect: Effect,
     action: Targets,
     resource: Targets,
@@ -100,6 +109,11 @@ impl Statement {
 
     pub fn sid(&self) -> Option<&str> {
         self.sid.as_deref()
+    }
+
+    /// The Sid as held (compiled rules and errors share it).
+    pub(crate) fn shared_sid(&self) -> Option<&Arc<str>> {
+        self.sid.as_ref()
     }
 
     pub fn effect(&self) -> Effect {
@@ -185,7 +199,7 @@ pub fn parse(source: &PolicySource) -> Result<PolicyDocument, PolicyError> {
     let origin = source.origin.as_str();
     // Editors on Windows like to add a byte-order mark; it is not part of the JSON.
     let text = source.text.strip_prefix('\u{feff}').unwrap_or(&source.text);
-    let json: Json = serde_json::from_str(text)
+    let json: Json<'_> = serde_json::from_str(text)
         .map_err(|e| PolicyError::new(origin, SYNTAX).with_detail(e.to_string()))?;
     let top = Place {
         origin,
@@ -198,7 +212,7 @@ pub fn parse(source: &PolicySource) -> Result<PolicyDocument, PolicyError> {
 
     let (mut version, mut id, mut statement) = (None, None, None);
     for (key, value) in entries {
-        match key.as_str() {
+        match key.as_ref() {
             "Version" => version = Some(value),
             "Id" => id = Some(value),
             "Statement" => statement = Some(value),
@@ -218,7 +232,7 @@ pub fn parse(source: &PolicySource) -> Result<PolicyDocument, PolicyError> {
     };
     let id = match id {
         None => None,
-        Some(Json::String(id)) => Some(id),
+        Some(Json::String(id)) => Some(id.into_owned()),
         Some(_) => return Err(top.syntax(Some("Id"), "Id must be a string")),
     };
     let statements = match statement {
@@ -237,13 +251,14 @@ pub fn parse(source: &PolicySource) -> Result<PolicyDocument, PolicyError> {
     }
 
     let mut parsed: Vec<Statement> = Vec::with_capacity(statements.len());
-    let mut sids = HashSet::new();
+    let mut sids = FxHashSet::default();
+    sids.reserve(statements.len());
     // Statements of a large policy repeat the same Action lists: one copy each.
     let mut shared_lists = Shared::default();
     for (index, json) in statements.into_iter().enumerate() {
         let statement = parse_statement(origin, index, json, version, &mut shared_lists)?;
         if let Some(sid) = &statement.sid {
-            if !sids.insert(sid.clone()) {
+            if !sids.insert(Arc::clone(sid)) {
                 return Err(PolicyError::new(origin, DUPLICATE_SID)
                     .in_statement(location(&statement))
                     .in_element("Sid"));
@@ -270,7 +285,7 @@ fn location(statement: &Statement) -> StatementLocation {
 fn parse_statement(
     origin: &str,
     index: usize,
-    json: Json,
+    json: Json<'_>,
     version: Version,
     shared_lists: &mut Shared<[String]>,
 ) -> Result<Statement, PolicyError> {
@@ -289,7 +304,7 @@ fn parse_statement(
                 return Err(place.error(Some("Sid"), SID_FORMAT));
             }
             // IAM accepts an empty Sid; it identifies nothing, so it is treated as absent.
-            (!sid.is_empty()).then(|| sid.clone())
+            (!sid.is_empty()).then(|| Arc::from(&**sid))
         }
         Some(_) => return Err(place.syntax(Some("Sid"), "Sid must be a string")),
     };
@@ -301,7 +316,7 @@ fn parse_statement(
 
     let (mut effect, mut action, mut resource, mut conditions) = (None, None, None, Vec::new());
     for (key, value) in entries {
-        let element = key.as_str();
+        let element = key.as_ref();
         match element {
             "Sid" => {}
             "Effect" => {
@@ -386,9 +401,9 @@ fn parse_statement(
                 if let Err(message) = resource::validate(r) {
                     return Err(place.error(Some(element), message));
                 }
-                match ArnPattern::parse_with_variables(r, version == Version::V2012_10_17) {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
+                match ArnPattern::check(r, version == Version::V2012_10_17) {
+                    Ok(true) => {}
+                    Ok(false) => {
                         return Err(place.error(
                             Some(element),
                             format!("Resource {r} must be in ARN format or \"*\"."),
@@ -424,7 +439,7 @@ fn targets(element: &str, list: Vec<String>, shared: &mut Shared<[String]>) -> T
 /// `{"Operator": {"key": value-or-values, ...}, ...}` -> one [`Condition`] per operator and key.
 fn parse_conditions(
     place: &Place<'_>,
-    json: Json,
+    json: Json<'_>,
     version: Version,
 ) -> Result<Vec<Condition>, PolicyError> {
     const ELEMENT: Option<&str> = Some("Condition");
@@ -486,13 +501,13 @@ fn validate_action(action: &str) -> Result<(), String> {
 }
 
 /// A string or a list of strings (any list element that is not a string makes the whole invalid).
-fn string_list(json: Json) -> Option<Vec<String>> {
+fn string_list(json: Json<'_>) -> Option<Vec<String>> {
     match json {
-        Json::String(s) => Some(vec![s]),
+        Json::String(s) => Some(vec![s.into_owned()]),
         Json::Array(items) => items
             .into_iter()
             .map(|item| match item {
-                Json::String(s) => Some(s),
+                Json::String(s) => Some(s.into_owned()),
                 _ => None,
             })
             .collect(),
@@ -508,10 +523,10 @@ fn fitted(mut list: Vec<String>) -> Vec<String> {
 }
 
 /// Condition values: like [`string_list`], but booleans and numbers count as their JSON text.
-fn value_list(json: Json) -> Option<Vec<String>> {
-    fn scalar(json: Json) -> Option<String> {
+fn value_list(json: Json<'_>) -> Option<Vec<String>> {
+    fn scalar(json: Json<'_>) -> Option<String> {
         match json {
-            Json::String(s) => Some(s),
+            Json::String(s) => Some(s.into_owned()),
             Json::Bool(b) => Some(b.to_string()),
             Json::Number(n) => Some(n.to_string()),
             _ => None,
@@ -555,11 +570,25 @@ impl Place<'_> {
 
     fn no_duplicates(
         &self,
-        entries: &[(String, Json)],
+        entries: &[(Cow<'_, str>, Json<'_>)],
         element: Option<&str>,
     ) -> Result<(), PolicyError> {
-        let mut seen = HashSet::with_capacity(entries.len());
-        match entries.iter().find(|(key, _)| !seen.insert(key.as_str())) {
+        // Objects of a policy have a handful of keys: comparing each with those before it is
+        // cheaper than hashing them.
+        let repeated = |(i, (key, _)): &(usize, &(Cow<'_, str>, Json<'_>))| {
+            entries[..*i].iter().any(|(earlier, _)| earlier == key)
+        };
+        let first_repeat = if entries.len() <= 16 {
+            entries
+                .iter()
+                .enumerate()
+                .find(repeated)
+                .map(|(_, entry)| entry)
+        } else {
+            let mut seen = FxHashSet::default();
+            entries.iter().find(|(key, _)| !seen.insert(key.as_ref()))
+        };
+        match first_repeat {
             Some((key, _)) => Err(self.syntax(element, format!("duplicate key \"{key}\""))),
             None => Ok(()),
         }
@@ -568,61 +597,79 @@ impl Place<'_> {
 
 /// A JSON value that keeps every key of an object, in order, so that duplicates can be seen
 /// (`serde_json::Value` keeps only the last).
+/// Strings borrow from the policy text where they hold no escape: a large policy's keys and values
+/// then cost no allocation until a statement keeps them.
 #[derive(Debug)]
-enum Json {
+enum Json<'a> {
     Null,
     Bool(bool),
     Number(serde_json::Number),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
-impl<'de> Deserialize<'de> for Json {
+impl<'de> Deserialize<'de> for Json<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+/// An object key, borrowed where it can be (serde's own `Cow<str>` always copies).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match deserializer.deserialize_str(JsonVisitor)? {
+            Json::String(text) => Ok(Key(text)),
+            _ => Err(de::Error::custom("an object key is a string")),
+        }
     }
 }
 
 struct JsonVisitor;
 
 impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json;
+    type Value = Json<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Json<'de>, E> {
         Ok(Json::Null)
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json<'de>, E> {
         Ok(Json::Bool(v))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json<'de>, E> {
         Ok(Json::Number(v.into()))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json<'de>, E> {
         Ok(Json::Number(v.into()))
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json<'de>, E> {
         // JSON cannot spell NaN or infinity, so `from_f64` only fails on input serde_json never produces.
         Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
-        Ok(Json::String(v.to_owned()))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Borrowed(v)))
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Json, E> {
-        Ok(Json::String(v))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(v.to_owned())))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(v)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element()? {
             items.push(item);
@@ -630,10 +677,10 @@ impl<'de> Visitor<'de> for JsonVisitor {
         Ok(Json::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         let mut entries = Vec::new();
-        while let Some(entry) = map.next_entry::<String, Json>()? {
-            entries.push(entry);
+        while let Some((Key(key), value)) = map.next_entry::<Key<'de>, Json<'de>>()? {
+            entries.push((key, value));
         }
         Ok(Json::Object(entries))
     }

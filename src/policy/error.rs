@@ -4,6 +4,7 @@
 //! location (file, statement, element) is what IAM does not tell you and a local tool can.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// AWS: bad JSON, unknown element, conflicting elements, unknown condition operator.
 pub const SYNTAX: &str = "Syntax errors in policy.";
@@ -24,7 +25,7 @@ pub const PRINCIPAL: &str = "Policy document should not specify a principal.";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementLocation {
     pub index: usize,
-    pub sid: Option<String>,
+    pub sid: Option<Arc<str>>,
 }
 
 impl fmt::Display for StatementLocation {
@@ -143,7 +144,7 @@ mod tests {
         )
         .in_statement(StatementLocation {
             index: 2,
-            sid: Some("DenyX".to_owned()),
+            sid: Some("DenyX".into()),
         })
         .in_element("Resource");
         assert_eq!(

@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use super::condition::Context;
 use super::document::{parse, Effect, PolicyDocument, PolicySource, Statement};
 use super::error::PolicyError;
@@ -83,6 +85,37 @@ pub(crate) struct Patterns<T> {
 struct Sharing {
     heads: SharedHeads,
     action_lists: Shared<[Template]>,
+    /// Action lists compiled so far, by the address of the document's list (held here, so the
+    /// address stays its own): a list the document already shares is compiled once, not lowercased,
+    /// parsed and hashed again for every statement that names it.
+    compiled_actions: FxHashMap<usize, CompiledActions>,
+}
+
+/// A document's Action list (held) and its compiled form.
+type CompiledActions = (Arc<[String]>, Arc<[Template]>);
+
+impl Sharing {
+    fn action_list(&mut self, list: &Arc<[String]>) -> Arc<[Template]> {
+        let address = list.as_ptr() as usize;
+        if let Some((_, compiled)) = self.compiled_actions.get(&address) {
+            return Arc::clone(compiled);
+        }
+        let compiled = self.action_lists.one_copy::<Vec<Template>>(
+            list.iter()
+                .map(|a| {
+                    let lower = a.to_ascii_lowercase();
+                    match Template::parse(&lower, false) {
+                        Ok(t) => t,
+                        // Without variables parsing cannot fail; keep the text as a pattern regardless.
+                        Err(_) => Template::Plain(lower.into()),
+                    }
+                })
+                .collect(),
+        );
+        self.compiled_actions
+            .insert(address, (Arc::clone(list), Arc::clone(&compiled)));
+        compiled
+    }
 }
 
 impl<T> Patterns<T> {
@@ -101,23 +134,12 @@ impl CompiledStatement {
     ) -> Result<Self, PolicyError> {
         let rule = RuleRef {
             policy: Arc::clone(policy),
-            sid: statement.sid().map(Arc::from),
+            sid: statement.shared_sid().cloned(),
             index: statement.index(),
         };
         let actions = Patterns {
             not: statement.action().is_not(),
-            patterns: sharing.action_lists.one_copy::<Vec<Template>>(
-                statement
-                    .action()
-                    .patterns()
-                    .iter()
-                    .map(|a| match Template::parse(&a.to_ascii_lowercase(), false) {
-                        Ok(t) => t,
-                        // Without variables parsing cannot fail; keep the text as a pattern regardless.
-                        Err(_) => Template::Plain(a.to_ascii_lowercase().into()),
-                    })
-                    .collect(),
-            ),
+            patterns: sharing.action_list(statement.action().shared()),
         };
         let element = if statement.resource().is_not() {
             "NotResource"
@@ -128,17 +150,17 @@ impl CompiledStatement {
             PolicyError::new(origin, message)
                 .in_statement(super::error::StatementLocation {
                     index: statement.index(),
-                    sid: statement.sid().map(str::to_owned),
+                    sid: statement.shared_sid().cloned(),
                 })
                 .in_element(element)
         };
-        let mut resources: Vec<ArnPattern> = statement
+        let resources: Vec<ArnPattern> = statement
             .resource()
             .patterns()
             .iter()
             .map(|r| {
                 // `parse` validated these already; this only guards documents built some other way.
-                match ArnPattern::parse_with_variables(r, variables) {
+                match ArnPattern::parse_sharing(r, variables, &mut sharing.heads) {
                     Ok(Some(p)) => Ok(p),
                     Ok(None) => Err(located(format!(
                         "Resource {r} must be in ARN format or \"*\"."
@@ -149,9 +171,6 @@ impl CompiledStatement {
                 }
             })
             .collect::<Result<_, _>>()?;
-        for pattern in &mut resources {
-            pattern.share_head(&mut sharing.heads);
-        }
         let resources = Patterns {
             not: statement.resource().is_not(),
             patterns: resources.into(),

@@ -13,8 +13,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use super::glob::Case;
-use super::shared::Shared;
 use super::variables::{Template, Vars};
 
 /// The five colon-separated parts before the resource part.
@@ -68,8 +69,8 @@ pub enum ArnPattern {
     Any,
     Arn {
         /// `arn`, partition, service, region, account. Shared: a large policy repeats a handful of
-        /// heads (`arn:aws:bedrock:*:`) thousands of times, and [`ArnPattern::share_head`] lets them
-        /// point at one copy (240 bytes and three small strings saved per pattern).
+        /// heads (`arn:aws:bedrock:*:`) thousands of times, and [`ArnPattern::parse_sharing`] lets
+        /// them point at one copy (240 bytes and three small strings saved per pattern).
         head: Arc<[Template; HEAD_PARTS]>,
         resource: Template,
         /// How many parts were written (3 to 6); the others were padded with `*`. Kept so that the
@@ -135,8 +136,35 @@ pub fn validate(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Heads already seen while compiling one policy set, for [`ArnPattern::share_head`].
-pub(crate) type SharedHeads = Shared<[Template; HEAD_PARTS]>;
+/// Heads already compiled while compiling one policy set, by the text that spells them (without and
+/// with policy variables): a large policy names a handful of heads thousands of times, and each is
+/// parsed and held once (see [`ArnPattern::parse_sharing`]).
+#[derive(Debug, Default)]
+pub(crate) struct SharedHeads([FxHashMap<Box<str>, Arc<[Template; HEAD_PARTS]>>; 2]);
+
+impl SharedHeads {
+    fn get_or_parse(
+        &mut self,
+        text: &str,
+        parts: &[&str; HEAD_PARTS],
+        variables: bool,
+    ) -> Result<Arc<[Template; HEAD_PARTS]>, String> {
+        let known = &mut self.0[usize::from(variables)];
+        if let Some(head) = known.get(text) {
+            return Ok(Arc::clone(head));
+        }
+        // The first part reads as `arn` whatever it says, as IAM prints it.
+        let head = Arc::new([
+            Template::parse("arn", false)?,
+            Template::parse(parts[1], variables)?,
+            Template::parse(parts[2], variables)?,
+            Template::parse(parts[3], variables)?,
+            Template::parse(parts[4], variables)?,
+        ]);
+        known.insert(text.into(), Arc::clone(&head));
+        Ok(head)
+    }
+}
 
 impl ArnPattern {
     /// `None` when `text` is neither `*` nor an ARN (`arn:` followed by five more colon-separated parts);
@@ -151,33 +179,46 @@ impl ArnPattern {
     /// separate parts. Missing parts read as `*` (see the module comment); the first part reads as
     /// `arn` whatever it says, as IAM prints it.
     pub fn parse_with_variables(text: &str, variables: bool) -> Result<Option<Self>, String> {
+        Self::parse_sharing(text, variables, &mut SharedHeads::default())
+    }
+
+    /// [`ArnPattern::parse_with_variables`] for a policy set's compiler: a head already in `heads` is
+    /// not parsed again, and the pattern points at that one copy.
+    pub(crate) fn parse_sharing(
+        text: &str,
+        variables: bool,
+        heads: &mut SharedHeads,
+    ) -> Result<Option<Self>, String> {
         if text == "*" {
             return Ok(Some(Self::Any));
         }
-        let (head, written, resource) = split_parts(text, variables);
-        if written < 3 {
+        let split = split_parts(text, variables);
+        if split.written < 3 {
             return Ok(None);
         }
-        let mut parts = Vec::with_capacity(HEAD_PARTS);
-        parts.push(Template::parse("arn", false)?);
-        for part in &head[1..] {
-            parts.push(Template::parse(part, variables)?);
-        }
-        let Ok(head) = <[Template; HEAD_PARTS]>::try_from(parts) else {
-            return Ok(None);
-        };
+        let head = heads.get_or_parse(&text[..split.head_len], &split.head, variables)?;
         Ok(Some(Self::Arn {
-            head: Arc::new(head),
-            resource: Template::parse(resource, variables)?,
-            written,
+            head,
+            resource: Template::parse(split.resource, variables)?,
+            written: split.written,
         }))
     }
 
-    /// Points this pattern's head at an equal one already in `heads` (or adds it there).
-    pub(crate) fn share_head(&mut self, heads: &mut SharedHeads) {
-        if let Self::Arn { head, .. } = self {
-            *head = heads.one_copy(Arc::clone(head));
+    /// What [`ArnPattern::parse_with_variables`] would say of `text`, without building the pattern:
+    /// `Ok(false)` for "not an ARN", `Err` for a syntax error in a variable. For validation, which
+    /// runs before the compiler parses the pattern for keeps.
+    pub(crate) fn check(text: &str, variables: bool) -> Result<bool, String> {
+        if text == "*" {
+            return Ok(true);
         }
+        let split = split_parts(text, variables);
+        if split.written < 3 {
+            return Ok(false);
+        }
+        for part in split.head[1..].iter().chain([&split.resource]) {
+            Template::check(part, variables)?;
+        }
+        Ok(true)
     }
 
     /// Whether the pattern matches a request resource, given as its parsed ARN; `None` stands for a
@@ -256,9 +297,19 @@ impl ArnPattern {
     }
 }
 
-/// Splits at the first five colons that are not inside `${...}`; parts not written are `*`. Also
-/// returns how many parts were written.
-fn split_parts(text: &str, variables: bool) -> ([&str; HEAD_PARTS], u8, &str) {
+/// A pattern's text cut into its parts (see [`split_parts`]).
+struct Split<'a> {
+    /// Parts not written are `*`.
+    head: [&'a str; HEAD_PARTS],
+    resource: &'a str,
+    /// How many parts were written.
+    written: u8,
+    /// The length of the text that spells the head (the resource part and its colon excluded).
+    head_len: usize,
+}
+
+/// Splits at the first five colons that are not inside `${...}`.
+fn split_parts(text: &str, variables: bool) -> Split<'_> {
     let mut head = ["*"; HEAD_PARTS];
     let mut filled = 0;
     let mut start = 0;
@@ -282,11 +333,21 @@ fn split_parts(text: &str, variables: bool) -> ([&str; HEAD_PARTS], u8, &str) {
         i += 1;
     }
     if filled == HEAD_PARTS {
-        return (head, 6, &text[start..]);
+        return Split {
+            head,
+            resource: &text[start..],
+            written: 6,
+            head_len: start,
+        };
     }
     // The last written part is a head part; the parts after it stay `*`.
     head[filled] = &text[start..];
-    (head, (filled + 1) as u8, "*")
+    Split {
+        head,
+        resource: "*",
+        written: (filled + 1) as u8,
+        head_len: text.len(),
+    }
 }
 
 impl fmt::Display for ArnPattern {
@@ -475,6 +536,22 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Validation's `check` says what parsing says, and parsing with a shared head cache builds
+        /// the same pattern as parsing alone, whatever the cache already holds.
+        #[test]
+        fn check_and_shared_parse_agree_with_parse(
+            texts in proptest::collection::vec("(arn|\\*|x)?(:[a-z*]{0,2}|:\\$\\{aws:[a-z]{0,2}\\}?|:\\$\\{|:}){0,7}", 1..6),
+            variables in proptest::bool::ANY,
+        ) {
+            let mut heads = SharedHeads::default();
+            for text in &texts {
+                let parsed = ArnPattern::parse_with_variables(text, variables);
+                let checked = ArnPattern::check(text, variables);
+                proptest::prop_assert_eq!(checked, parsed.as_ref().map(Option::is_some).map_err(Clone::clone));
+                proptest::prop_assert_eq!(ArnPattern::parse_sharing(text, variables, &mut heads), parsed);
+            }
+        }
+
         /// The byte loop splits exactly like `splitn(6, ':')`.
         #[test]
         fn arn_parse_agrees_with_splitn(text in "[a:/é*]{0,14}") {
@@ -489,16 +566,17 @@ mod tests {
 
     #[test]
     fn equal_heads_are_shared_and_still_match() {
-        let parse = |text: &str| ArnPattern::parse(text).unwrap();
-        let mut patterns = [
+        let mut heads = SharedHeads::default();
+        let mut parse = |text: &str| {
+            ArnPattern::parse_sharing(text, true, &mut heads)
+                .unwrap()
+                .unwrap()
+        };
+        let patterns = [
             parse("arn:aws:bedrock:*::foundation-model/a"),
             parse("arn:aws:bedrock:*::foundation-model/b*"),
             parse("arn:aws:bedrock:us-east-1::foundation-model/a"),
         ];
-        let mut heads = SharedHeads::default();
-        for pattern in &mut patterns {
-            pattern.share_head(&mut heads);
-        }
         let heads: Vec<&Arc<[Template; HEAD_PARTS]>> = patterns
             .iter()
             .map(|p| match p {

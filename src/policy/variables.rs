@@ -99,6 +99,14 @@ impl Template {
         })
     }
 
+    /// Whether [`Template::parse`] accepts `text`, without building the template.
+    pub fn check(text: &str, variables: bool) -> Result<(), String> {
+        if !variables || !text.contains("${") {
+            return Ok(());
+        }
+        Self::parse(text, variables).map(drop)
+    }
+
     /// The text as written.
     pub fn as_str(&self) -> &str {
         match self {
