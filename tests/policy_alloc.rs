@@ -1,7 +1,8 @@
 //! No heap allocation per decision on the common path (an allowed call, policies without variables),
 //! proven with a counting global allocator. Its own test binary, because the allocator is global, and
 //! without libtest's harness (`harness = false` in Cargo.toml): the harness's own threads allocate
-//! while a test runs and the counter cannot tell them apart.
+//! while a test runs (on a loaded machine it counted 4 allocations among 100 decisions) and the
+//! counter cannot tell them apart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -16,9 +17,12 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 #[path = "support/policygen.rs"]
 mod policygen;
 
-/// One test only: the allocator is global, so a second test running on another thread would be
-/// counted too.
-#[test]
+fn main() {
+    an_allowed_decision_allocates_nothing();
+    println!("policy_alloc: an allowed decision allocates nothing (10, 1,000, 10,000 statements)");
+}
+
+/// One check only: the allocator is global, so anything running on another thread would be counted.
 fn an_allowed_decision_allocates_nothing() {
     // The counter works at all.
     let region = Region::new(GLOBAL);

@@ -305,20 +305,51 @@ mod direct {
 
     fn push_hex(bytes: &[u8], out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for b in bytes {
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0xf)] as char);
+        // A digest at a time through a stack buffer: one append instead of a checked push per digit.
+        for chunk in bytes.chunks(32) {
+            let mut digits = [0u8; 64];
+            for (pair, b) in digits.chunks_exact_mut(2).zip(chunk) {
+                pair[0] = HEX[usize::from(b >> 4)];
+                pair[1] = HEX[usize::from(b & 0xf)];
+            }
+            // Only ASCII hex digits were written.
+            out.push_str(std::str::from_utf8(&digits[..chunk.len() * 2]).unwrap_or_default());
         }
+    }
+
+    thread_local! {
+        /// The second last formatted on this thread: the calls of one second share the formatting.
+        static DATE_TIME: std::cell::Cell<(u64, [u8; 16])> =
+            const { std::cell::Cell::new((u64::MAX, [0; 16])) };
     }
 
     /// `YYYYMMDDTHHMMSSZ` in UTC.
     fn format_date_time(time: SystemTime) -> Option<String> {
         let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-        let t = UtcDateTime::from_epoch_secs(i64::try_from(secs).ok()?);
-        Some(format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            t.year, t.month, t.day, t.hour, t.minute, t.second
-        ))
+        let (cached, mut text) = DATE_TIME.get();
+        if cached != secs {
+            let t = UtcDateTime::from_epoch_secs(i64::try_from(secs).ok()?);
+            if !(0..=9999).contains(&t.year) {
+                return None;
+            }
+            text = *b"00000000T000000Z";
+            for (at, width, value) in [
+                (0, 4, t.year),
+                (4, 2, t.month),
+                (6, 2, t.day),
+                (9, 2, t.hour),
+                (11, 2, t.minute),
+                (13, 2, t.second),
+            ] {
+                let mut rest = value;
+                for digit in text[at..at + width].iter_mut().rev() {
+                    *digit = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                }
+            }
+            DATE_TIME.set((secs, text));
+        }
+        std::str::from_utf8(&text).ok().map(str::to_owned)
     }
 }
 

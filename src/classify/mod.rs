@@ -351,7 +351,7 @@ fn classify_model(
     let id = ModelId::from_path_segment(raw_id)?;
     Ok(Route {
         operation,
-        upstream_path: format!("/model/{}/{suffix}", id.encoded()),
+        upstream_path: ["/model/", &id.encoded(), "/", suffix].concat(),
         target: Target::Model(id),
     })
 }

@@ -156,7 +156,16 @@ fn account<'a>(ctx: &ResourceContext<'a>) -> Result<&'a str, ClassifyError> {
 }
 
 fn foundation_model_arn(partition: &str, region: &str, model: &str) -> String {
-    format!("arn:{partition}:bedrock:{region}::foundation-model/{model}")
+    // `concat` rather than `format!`: one exact allocation, no formatting machinery, once per call.
+    [
+        "arn:",
+        partition,
+        ":bedrock:",
+        region,
+        "::foundation-model/",
+        model,
+    ]
+    .concat()
 }
 
 /// The region of a foundation-model ARN as `aws:RequestedRegion` sees it (`unspecified` when the

@@ -32,11 +32,31 @@ pub struct Inbound<'a> {
 /// `aws:SourceIp` for a TCP peer. An IPv4 client reached over a dual-stack socket shows as
 /// ::ffff:a.b.c.d; policies name it in IPv4 form.
 pub(crate) fn source_ip(ip: IpAddr) -> String {
-    match ip {
+    let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
+    };
+    match ip {
+        // Written by hand: every call sets this key, and `Display` for an address went through the
+        // formatting machinery twice (an eighth of the context's cost in callgrind).
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                if octet >= 100 {
+                    text.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    text.push(char::from(b'0' + octet / 10 % 10));
+                }
+                text.push(char::from(b'0' + octet % 10));
+            }
+            text
+        }
+        IpAddr::V6(_) => ip.to_string(),
     }
-    .to_string()
 }
 
 /// Sets `aws:SourceIp`, `aws:CurrentTime`, `aws:EpochTime`, `aws:SecureTransport` (always `false`:
@@ -230,6 +250,19 @@ mod tests {
         // Not parsed when no policy reads it.
         let c = keys(Operation::Converse, &[], body, false);
         assert_eq!(one(&c, "bedrock:GuardrailIdentifier"), None);
+    }
+
+    proptest::proptest! {
+        /// The hand-written IPv4 text is `Display`'s; mapped IPv6 peers read as IPv4, others as IPv6.
+        #[test]
+        fn source_ip_is_the_display_text(octets in proptest::array::uniform4(proptest::num::u8::ANY), v6 in proptest::array::uniform8(proptest::num::u16::ANY)) {
+            let v4 = std::net::Ipv4Addr::from(octets);
+            proptest::prop_assert_eq!(source_ip(IpAddr::V4(v4)), v4.to_string());
+            proptest::prop_assert_eq!(source_ip(IpAddr::V6(v4.to_ipv6_mapped())), v4.to_string());
+            let v6 = std::net::Ipv6Addr::from(v6);
+            let want = v6.to_ipv4_mapped().map_or_else(|| v6.to_string(), |v4| v4.to_string());
+            proptest::prop_assert_eq!(source_ip(IpAddr::V6(v6)), want);
+        }
     }
 
     #[test]

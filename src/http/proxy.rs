@@ -45,7 +45,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let snapshot = shared.live.load_full();
     let mut audit = Audit::begin(&request_id, &snapshot);
     let in_flight = GaugeGuard::in_flight();
-    let result = proxy(&shared, &snapshot, request, &request_id, &mut audit).await;
+    // Boxed: the handler's state is kilobytes, and the router's future wrappers would otherwise
+    // move it by value (two copies of it per request in callgrind).
+    let result = Box::pin(proxy(&shared, &snapshot, request, &request_id, &mut audit)).await;
     let mut response = match result {
         Ok((response, permit)) => {
             tracing::debug!(

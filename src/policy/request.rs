@@ -4,6 +4,7 @@
 //! `classify`) so that the engine stays a pure function of its inputs, usable by `explain` and tests alike.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 /// One resource a call is authorized against, with the condition keys that hold only for this check
 /// (for example `bedrock:InferenceProfileArn` on the foundation-model check reached through a profile, or
@@ -92,8 +93,9 @@ impl RequestContext {
         let secs = now
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        self.set("aws:CurrentTime", iso8601(secs));
-        self.set("aws:EpochTime", secs.to_string());
+        let (current, epoch) = time_values(secs);
+        self.set("aws:CurrentTime", current);
+        self.set("aws:EpochTime", epoch);
     }
 
     /// Every key with its values, in the order they were first set.
@@ -108,6 +110,25 @@ impl RequestContext {
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_slice())
     }
+}
+
+thread_local! {
+    /// The second last formatted on this thread, with its two values: the calls of one second share
+    /// the formatting (it was a visible part of every call's context).
+    static TIME_VALUES: RefCell<(u64, String, String)> =
+        const { RefCell::new((u64::MAX, String::new(), String::new())) };
+}
+
+/// `aws:CurrentTime` and `aws:EpochTime` for `secs` since the Unix epoch.
+fn time_values(secs: u64) -> (String, String) {
+    TIME_VALUES.with_borrow_mut(|(cached, current, epoch)| {
+        if *cached != secs {
+            *cached = secs;
+            *current = iso8601(secs);
+            *epoch = secs.to_string();
+        }
+        (current.clone(), epoch.clone())
+    })
 }
 
 /// `2025-01-31T12:00:00Z` for seconds since the Unix epoch.
@@ -152,5 +173,17 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(iso8601(1_767_225_599), "2025-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn time_keys_follow_the_clock_across_seconds() {
+        let at = |secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        for secs in [1_767_225_599, 1_767_225_599, 1_767_225_600, 0] {
+            let mut context = RequestContext::new();
+            context.set_time(at(secs));
+            let current = iso8601(secs);
+            assert_eq!(context.get("aws:CurrentTime"), Some(&[current][..]));
+            assert_eq!(context.get("aws:EpochTime"), Some(&[secs.to_string()][..]));
+        }
     }
 }

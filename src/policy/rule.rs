@@ -14,11 +14,43 @@ pub struct RuleRef {
     pub index: usize,
 }
 
+impl RuleRef {
+    /// The rule as text, as `Display` writes it; without the formatting machinery for the common
+    /// case (a Sid), since the audit line of every call carries it.
+    pub fn name(&self) -> String {
+        match &self.sid {
+            Some(sid) => [&*self.policy, "#", sid].concat(),
+            None => self.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for RuleRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.sid {
             Some(sid) => write!(f, "{}#{sid}", self.policy),
             None => write!(f, "{}#statement[{}]", self.policy, self.index),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_is_the_display_text() {
+        for (sid, index, want) in [
+            (Some("AllowInference"), 3, "org#AllowInference"),
+            (None, 3, "org#statement[3]"),
+        ] {
+            let rule = RuleRef {
+                policy: Arc::from("org"),
+                sid: sid.map(Arc::from),
+                index,
+            };
+            assert_eq!(rule.name(), want);
+            assert_eq!(rule.to_string(), want);
         }
     }
 }

@@ -161,7 +161,7 @@ impl Audit {
         } else {
             "deny"
         };
-        self.rule = decision.rule().map(|r| r.to_string());
+        self.rule = decision.rule().map(crate::policy::RuleRef::name);
     }
 
     /// Refused before policy evaluation because what `wrapper_arn` routes to is unknown: a denial

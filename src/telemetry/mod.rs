@@ -6,7 +6,7 @@
 //! - [`body`]: the response body wrapper that emits it when the answer completes.
 //! - [`tokens`]: token usage read from responses as they pass through (over `eventstream` framing,
 //!   or `sse` lines for the OpenAI-compatible routes).
-//! - [`json`]: the JSON log line format.
+//! - [`json`], [`text`]: the two log line formats (and their [`timestamp`]).
 //! - [`metrics`]: Prometheus metrics behind the `metrics` facade.
 //! - [`request_id`]: request ids without a system call each.
 
@@ -17,6 +17,8 @@ mod json;
 pub mod metrics;
 pub mod request_id;
 mod sse;
+mod text;
+mod timestamp;
 pub mod tokens;
 mod writer;
 
@@ -45,7 +47,7 @@ pub fn init(format: LogFormat, level: Option<&str>) {
     // A second init (tests, embedding) keeps the first subscriber.
     let _ = match format {
         LogFormat::Json => builder.event_format(json::JsonLines).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.event_format(text::TextLines::default()).try_init(),
     };
 }
 
