@@ -26,7 +26,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::Router;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
@@ -37,7 +36,35 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use axum::extract::Request;
+use axum::response::Response;
+use axum::Router;
+
 use crate::http::body::{BodyBudget, ConnectionBudget};
+use crate::http::Proxy;
+
+/// What a connection serves: the proxy, or a router (the admin listener).
+pub(crate) trait App: Clone + Send + Sync + 'static {
+    fn call(&self, request: Request) -> impl Future<Output = Response> + Send + use<Self>;
+}
+
+impl App for Proxy {
+    fn call(&self, request: Request) -> impl Future<Output = Response> + Send + use<> {
+        Proxy::call(self.clone(), request)
+    }
+}
+
+impl App for Router {
+    fn call(&self, request: Request) -> impl Future<Output = Response> + Send + use<> {
+        let response = self.clone().oneshot(request);
+        async move {
+            match response.await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    }
+}
 use crate::ops::ServeSettings;
 use crate::workers::Workers;
 
@@ -56,7 +83,7 @@ enum Phase {
 pub(crate) async fn serve(
     listener: TcpListener,
     workers: Option<&Workers>,
-    app: Router,
+    app: impl App,
     settings: ServeSettings,
     on_drain: impl FnOnce() + Send,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -162,7 +189,7 @@ async fn serve_connection(
     builder: Arc<auto::Builder<TokioExecutor>>,
     stream: std::net::TcpStream,
     remote: SocketAddr,
-    app: Router,
+    app: impl App,
     settings: ServeSettings,
     mut phase: watch::Receiver<Phase>,
     _counted: OpenConnection,
@@ -187,10 +214,12 @@ async fn serve_connection(
             request.extensions_mut().insert(ConnectInfo(remote));
             request.extensions_mut().insert(budget.clone());
             let busy = Busy::begin(activity.clone());
-            let app = app.clone();
+            let response = app.call(request.map(Body::new));
             async move {
-                let response = app.oneshot(request.map(Body::new)).await;
-                response.map(|r| r.map(|inner| Body::new(BusyBody { inner, _busy: busy })))
+                let response = response.await;
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|inner| Body::new(BusyBody { inner, _busy: busy })),
+                )
             }
         })
     };

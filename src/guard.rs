@@ -141,7 +141,7 @@ impl Guard {
         crate::connections::serve(
             listener,
             workers.as_ref(),
-            self.router(),
+            crate::http::Proxy::new(self.shared.clone()),
             self.shared.ops.serve,
             move || shared.ops.start_draining(),
             shutdown,

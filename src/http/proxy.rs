@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
@@ -33,7 +33,7 @@ use crate::telemetry::tokens::Tokens;
 /// Names the configuration snapshot that answered, on every response (forwarded or not).
 pub(crate) const CONFIG_VERSION_HEADER: &str = "x-bedrock-guard-config-version";
 
-pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let request_id = new_request_id();
     let started = Instant::now();
     let method = request.method().clone();
