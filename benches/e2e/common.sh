@@ -12,7 +12,7 @@ export AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDBENCHEXAMPLE \
 unset AWS_SESSION_TOKEN AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK RUST_LOG || true
 NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
-BACKGROUND=()
+BACKGROUND=() GUARD_PID=
 
 # CPU time (user + system, all threads) of the given processes, in clock ticks.
 cpu_ticks() {
@@ -37,7 +37,7 @@ start_nginx() {
 }
 
 stop_background() {
-  for pid in "${BACKGROUND[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${BACKGROUND[@]}" ${GUARD_PID:-}; do kill "$pid" 2>/dev/null || true; done
   [ -f "$OUT/nginx.pid" ] && kill "$(cat "$OUT/nginx.pid")" 2>/dev/null || true
 }
 trap stop_background EXIT
@@ -73,15 +73,31 @@ saturate() {
   echo "rps=$(echo "$out" | sed 's/.*rps=\([0-9]*\).*/\1/') cpu_us_per_req=$(( (t1 - t0) * TICK_US / req ))$side_cpu requests=$req $(echo "$out" | grep -o 'errors=[0-9]*') $(echo "$out" | grep -o 'p50_us=[0-9]* p99_us=[0-9]*')"
 }
 
-# Starts BINARY (default $GUARD_BIN) with CONFIG on $GUARD_ADDR: GUARD_PID. stop_guard ends it.
+# Whether something accepts connections on $1 (host:port).
+listening() {
+  (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null
+}
+
+# Starts BINARY (default $GUARD_BIN) with CONFIG on $GUARD_ADDR: GUARD_PID, once it accepts
+# connections. stop_guard ends it. Refuses to measure a port some other process holds (a guard left
+# over from an interrupted run would be measured instead).
 start_guard() {
+  if listening "$GUARD_ADDR"; then
+    echo "$GUARD_ADDR is already taken: stop what listens there first" >&2; exit 1
+  fi
   "${2:-$GUARD_BIN}" serve --config "$1" 2>/dev/null &
   GUARD_PID=$!
-  sleep 0.5
+  for _ in $(seq 1 300); do
+    listening "$GUARD_ADDR" && return 0
+    kill -0 "$GUARD_PID" 2>/dev/null || { echo "the guard exited at start-up ($1)" >&2; exit 1; }
+    sleep 0.05
+  done
+  echo "the guard did not listen on $GUARD_ADDR within 15 s" >&2; exit 1
 }
 
 stop_guard() {
   kill "$GUARD_PID"; wait "$GUARD_PID" 2>/dev/null || true
+  GUARD_PID=
 }
 
 # The req/s of a line printed by `saturate` (or wrk.sh's own runs).
