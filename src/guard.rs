@@ -231,8 +231,9 @@ impl GuardBuilder {
             on_caller_runtime,
         } = self;
         // The AWS SDK configuration, the clients and the metrics recorder are set up on another
-        // thread while the policies compile on this one: with 10,000 statements that overlap is a
-        // fifth of the start-up (docs/BENCHMARKS.md). This thread, not a blocking-pool one, so that
+        // thread while the policies compile on this one, so that loading root certificates and
+        // calibrating the metrics clock no longer wait for a large policy (docs/BENCHMARKS.md). This
+        // thread, not a blocking-pool one, so that
         // the compiled policies live in the main allocator arena (a thread's own arena grows page by
         // page, which cost more than the overlap saved).
         let mut clients = AbortOnDrop(tokio::spawn({
