@@ -55,11 +55,78 @@ impl UtcDateTime {
             second: rem % 60,
         }
     }
+
+    /// `YYYY-MM-DDTHH:MM:SS` (ISO 8601 extended, without a zone); `None` outside years 0 to 9999.
+    pub fn extended(&self) -> Option<[u8; 19]> {
+        let mut text = *b"0000-00-00T00:00:00";
+        self.put(&mut text, [0, 5, 8, 11, 14, 17])?;
+        Some(text)
+    }
+
+    /// `YYYYMMDDTHHMMSSZ` (ISO 8601 basic, as SigV4 writes it); `None` outside years 0 to 9999.
+    pub fn basic(&self) -> Option<[u8; 16]> {
+        let mut text = *b"00000000T000000Z";
+        self.put(&mut text, [0, 4, 6, 9, 11, 13])?;
+        Some(text)
+    }
+
+    /// Writes year (4 digits), month, day, hour, minute, second (2 each) at those offsets.
+    fn put(&self, text: &mut [u8], at: [usize; 6]) -> Option<()> {
+        if !(0..=9999).contains(&self.year) {
+            return None;
+        }
+        let fields = [
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+        ];
+        for (i, (at, mut value)) in at.into_iter().zip(fields).enumerate() {
+            let width = if i == 0 { 4 } else { 2 };
+            for digit in text[at..at + width].iter_mut().rev() {
+                *digit = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        Some(())
+    }
+}
+
+/// The text of [`UtcDateTime::extended`] or [`UtcDateTime::basic`] (ASCII digits and separators).
+pub(crate) fn ascii(text: &[u8]) -> &str {
+    std::str::from_utf8(text).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extended_and_basic_text() {
+        for (secs, extended, basic) in [
+            (0, "1970-01-01T00:00:00", "19700101T000000Z"),
+            (951_782_400, "2000-02-29T00:00:00", "20000229T000000Z"),
+            (1_767_225_599, "2025-12-31T23:59:59", "20251231T235959Z"),
+            (253_402_300_799, "9999-12-31T23:59:59", "99991231T235959Z"),
+        ] {
+            let t = UtcDateTime::from_epoch_secs(secs);
+            assert_eq!(ascii(&t.extended().unwrap()), extended);
+            assert_eq!(ascii(&t.basic().unwrap()), basic);
+        }
+        assert_eq!(
+            UtcDateTime::from_epoch_secs(253_402_300_800).extended(),
+            None
+        );
+        assert_eq!(
+            UtcDateTime::from_epoch_secs(-1)
+                .basic()
+                .map(|t| ascii(&t).to_owned()),
+            Some("19691231T235959Z".to_owned())
+        );
+        assert_eq!(UtcDateTime::from_epoch_secs(-100_000_000_000).basic(), None);
+    }
 
     #[test]
     fn known_dates() {

@@ -398,10 +398,13 @@ fn format_amz_date(time: SystemTime) -> String {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let t = UtcDateTime::from_epoch_secs(secs);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
-    )
+    match t.basic() {
+        Some(text) => crate::calendar::ascii(&text).to_owned(),
+        None => format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        ),
+    }
 }
 
 #[cfg(test)]

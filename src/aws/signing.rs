@@ -128,7 +128,7 @@ mod direct {
     use sha2::{Digest, Sha256};
 
     use super::SIGNING_NAME;
-    use crate::calendar::UtcDateTime;
+    use crate::calendar::{ascii, UtcDateTime};
 
     type HmacSha256 = Hmac<Sha256>;
 
@@ -328,28 +328,10 @@ mod direct {
         let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
         let (cached, mut text) = DATE_TIME.get();
         if cached != secs {
-            let t = UtcDateTime::from_epoch_secs(i64::try_from(secs).ok()?);
-            if !(0..=9999).contains(&t.year) {
-                return None;
-            }
-            text = *b"00000000T000000Z";
-            for (at, width, value) in [
-                (0, 4, t.year),
-                (4, 2, t.month),
-                (6, 2, t.day),
-                (9, 2, t.hour),
-                (11, 2, t.minute),
-                (13, 2, t.second),
-            ] {
-                let mut rest = value;
-                for digit in text[at..at + width].iter_mut().rev() {
-                    *digit = b'0' + (rest % 10) as u8;
-                    rest /= 10;
-                }
-            }
+            text = UtcDateTime::from_epoch_secs(i64::try_from(secs).ok()?).basic()?;
             DATE_TIME.set((secs, text));
         }
-        std::str::from_utf8(&text).ok().map(str::to_owned)
+        Some(ascii(&text).to_owned())
     }
 }
 

@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
+use crate::calendar::{ascii, UtcDateTime};
+
 /// One resource a call is authorized against, with the condition keys that hold only for this check
 /// (for example `bedrock:InferenceProfileArn` on the foundation-model check reached through a profile, or
 /// `aws:RequestedRegion = unspecified` on the region-less check of a global profile).
@@ -133,24 +135,15 @@ fn time_values(secs: u64) -> (String, String) {
 
 /// `2025-01-31T12:00:00Z` for seconds since the Unix epoch.
 pub fn iso8601(epoch_secs: u64) -> String {
-    let days = (epoch_secs / 86_400) as i64;
-    let rem = epoch_secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let t = UtcDateTime::from_epoch_secs(i64::try_from(epoch_secs).unwrap_or(i64::MAX));
+    match t.extended() {
+        Some(text) => [ascii(&text), "Z"].concat(),
+        // Past year 9999: as wide as the year needs.
+        None => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        ),
+    }
 }
 
 /// One authorization question: may `principal_arn` perform `action` on every resource in `checks`?

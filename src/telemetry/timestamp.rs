@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{self, FormatTime};
 
-use crate::calendar::UtcDateTime;
+use crate::calendar::{ascii, UtcDateTime};
 
 thread_local! {
     /// The second last formatted on this thread and its `YYYY-MM-DDTHH:MM:SS`: lines of the same
@@ -27,7 +27,10 @@ pub(crate) fn write_timestamp(out: &mut Writer<'_>, now: SystemTime) -> fmt::Res
     let secs = since_epoch.as_secs();
     let (cached, mut text) = SECOND.get();
     if cached != secs {
-        let Some(formatted) = second_text(secs) else {
+        let formatted = i64::try_from(secs)
+            .ok()
+            .and_then(|secs| UtcDateTime::from_epoch_secs(secs).extended());
+        let Some(formatted) = formatted else {
             return time::SystemTime.format_time(out);
         };
         text = formatted;
@@ -41,31 +44,8 @@ pub(crate) fn write_timestamp(out: &mut Writer<'_>, now: SystemTime) -> fmt::Res
         rest /= 10;
     }
     micros[7] = b'Z';
-    // Only ASCII digits and separators were written.
-    out.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)?;
-    out.write_str(std::str::from_utf8(&micros).map_err(|_| fmt::Error)?)
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` of `secs` since the epoch; `None` past year 9999.
-fn second_text(secs: u64) -> Option<[u8; 19]> {
-    let t = UtcDateTime::from_epoch_secs(i64::try_from(secs).ok()?);
-    if !(0..=9999).contains(&t.year) {
-        return None;
-    }
-    let mut text = *b"0000-00-00T00:00:00";
-    let mut put = |at: usize, width: usize, mut value: i64| {
-        for i in (at..at + width).rev() {
-            text[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, t.year);
-    put(5, 2, t.month);
-    put(8, 2, t.day);
-    put(11, 2, t.hour);
-    put(14, 2, t.minute);
-    put(17, 2, t.second);
-    Some(text)
+    out.write_str(ascii(&text))?;
+    out.write_str(ascii(&micros))
 }
 
 #[cfg(test)]
