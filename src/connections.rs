@@ -25,7 +25,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use axum::Router;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
@@ -36,12 +38,10 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use axum::extract::Request;
-use axum::response::Response;
-use axum::Router;
-
 use crate::http::body::{BodyBudget, ConnectionBudget};
 use crate::http::Proxy;
+use crate::ops::ServeSettings;
+use crate::workers::Workers;
 
 /// What a connection serves: the proxy, or a router (the admin listener).
 pub(crate) trait App: Clone + Send + Sync + 'static {
@@ -65,8 +65,6 @@ impl App for Router {
         }
     }
 }
-use crate::ops::ServeSettings;
-use crate::workers::Workers;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
