@@ -83,14 +83,19 @@ impl UtcDateTime {
             self.minute,
             self.second,
         ];
-        for (i, (at, mut value)) in at.into_iter().zip(fields).enumerate() {
+        for (i, (at, value)) in at.into_iter().zip(fields).enumerate() {
             let width = if i == 0 { 4 } else { 2 };
-            for digit in text[at..at + width].iter_mut().rev() {
-                *digit = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
+            put_digits(&mut text[at..at + width], value.unsigned_abs());
         }
         Some(())
+    }
+}
+
+/// Writes `value`'s last `slot.len()` decimal digits into `slot`, zero-padded on the left.
+pub(crate) fn put_digits(slot: &mut [u8], mut value: u64) {
+    for digit in slot.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 

@@ -24,8 +24,9 @@
 //! reads), [`guard`] (builds a [`Guard`] from a config; [`run`]), `state` (what every request shares:
 //! the live snapshot and the long-lived clients), [`telemetry`] (logs, the audit event, token
 //! accounting, metrics), [`ops`] (concurrency cap, draining), `connections` (the accept loop,
-//! timeouts, graceful shutdown; it calls the `http` handler directly, without a router) and `workers` (the serving threads: one event loop and upstream pool
-//! each, a connection stays on one), `calendar` (UTC date arithmetic), [`admin`] (health, readiness,
+//! timeouts, graceful shutdown; it calls the `http` handler directly, without a router) and
+//! `workers` (the serving threads: one event loop and upstream pool each, a connection stays on
+//! one), `calendar` (UTC date arithmetic and its fixed-width texts), [`admin`] (health, readiness,
 //! metrics and the admin API) and [`cli`]; [`authz`] decides one request outside the proxy, exactly
 //! as the proxy would (`explain`, `[[policy_tests]]`).
 

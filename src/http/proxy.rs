@@ -45,8 +45,9 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let snapshot = shared.live.load_full();
     let mut audit = Audit::begin(&request_id, &snapshot);
     let in_flight = GaugeGuard::in_flight();
-    // Boxed: the handler's state is kilobytes, and the router's future wrappers would otherwise
-    // move it by value (two copies of it per request in callgrind).
+    // Boxed: the handler's state is kilobytes, and the futures wrapping this one (the connection's
+    // service call, the router's on the admin path) would otherwise move it by value (two copies of
+    // it per request in callgrind).
     let result = Box::pin(proxy(&shared, &snapshot, request, &request_id, &mut audit)).await;
     let mut response = match result {
         Ok((response, permit)) => {

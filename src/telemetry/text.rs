@@ -125,20 +125,7 @@ impl Visit for Fields<'_> {
         if !self.start(field) {
             return self.default_visitor(|v| v.record_u64(field, value));
         }
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut rest = value;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        self.result = std::str::from_utf8(&digits[at..])
-            .map_err(|_| fmt::Error)
-            .and_then(|text| self.out.write_str(text));
+        self.result = self.out.write_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {

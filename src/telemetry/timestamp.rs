@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{self, FormatTime};
 
-use crate::calendar::{ascii, UtcDateTime};
+use crate::calendar::{ascii, put_digits, UtcDateTime};
 
 thread_local! {
     /// The second last formatted on this thread and its `YYYY-MM-DDTHH:MM:SS`: lines of the same
@@ -36,14 +36,8 @@ pub(crate) fn write_timestamp(out: &mut Writer<'_>, now: SystemTime) -> fmt::Res
         text = formatted;
         SECOND.set((secs, text));
     }
-    let mut micros = [0u8; 8];
-    micros[0] = b'.';
-    let mut rest = since_epoch.subsec_micros();
-    for digit in micros[1..7].iter_mut().rev() {
-        *digit = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    micros[7] = b'Z';
+    let mut micros = *b".000000Z";
+    put_digits(&mut micros[1..7], u64::from(since_epoch.subsec_micros()));
     out.write_str(ascii(&text))?;
     out.write_str(ascii(&micros))
 }
