@@ -232,10 +232,10 @@ impl GuardBuilder {
         } = self;
         // The AWS SDK configuration, the clients and the metrics recorder are set up on another
         // thread while the policies compile on this one, so that loading root certificates and
-        // calibrating the metrics clock no longer wait for a large policy (docs/BENCHMARKS.md). This
-        // thread, not a blocking-pool one, so that
-        // the compiled policies live in the main allocator arena (a thread's own arena grows page by
-        // page, which cost more than the overlap saved).
+        // calibrating the metrics clock no longer wait for a large policy (docs/BENCHMARKS.md). The
+        // policies compile here, not on a blocking-pool thread, so that they live in the main
+        // allocator arena (a thread's own arena grows page by page, which cost more than the
+        // overlap saved).
         let mut clients = AbortOnDrop(tokio::spawn({
             let config = config.clone();
             async move { Clients::build(&config, credentials).await }
