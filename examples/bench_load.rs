@@ -406,6 +406,12 @@ fn startup(args: &Args) {
     let mut times = Vec::new();
     let mut idle_rss = Vec::new();
     for _ in 0..args.runs {
+        // Something already listening there would be timed instead of the command.
+        assert!(
+            std::net::TcpStream::connect(args.addr).is_err(),
+            "{} already accepts connections: stop what listens there first",
+            args.addr
+        );
         let started = Instant::now();
         let mut child = Command::new(&args.command[0])
             .args(&args.command[1..])
@@ -418,10 +424,16 @@ fn startup(args: &Args) {
             if std::net::TcpStream::connect(args.addr).is_ok() {
                 break started.elapsed();
             }
-            if started.elapsed() > Duration::from_secs(30) {
+            let exited = child.try_wait().ok().flatten();
+            if exited.is_some() || started.elapsed() > Duration::from_secs(30) {
+                // Never leave it behind to answer the next run in its place.
+                let _ = child.kill();
+                let _ = child.wait();
                 panic!(
-                    "{:?} did not listen on {} within 30 s",
-                    args.command, args.addr
+                    "{:?} did not listen on {} (exited: {exited:?}, after {:?})",
+                    args.command,
+                    args.addr,
+                    started.elapsed()
                 );
             }
             std::thread::sleep(Duration::from_micros(200));
